@@ -1,1 +1,30 @@
-//! placeholder
+//! Shared types and traits of updatebot's ecosystems.
+//!
+//! Every ecosystem (Python, npm, containers) plugs into the bot through the small contracts
+//! defined here, after Renovate's split into managers, datasources and versioning:
+//!
+//! * [`Manager`]: manifest text → [`Dependency`]s with byte spans (no IO);
+//! * [`VersionScheme`]: parse, compare, match ranges, compute a new range (no IO);
+//! * [`Registry`]: the releases of a package (IO, through [`http::HttpClient`]);
+//! * [`LockfileUpdater`]: bring a lockfile in line with an edited manifest.
+//!
+//! Nothing in this crate knows about GitLab or about the bot's configuration.
+
+pub mod defaults;
+pub mod dependency;
+pub mod ecosystem;
+pub mod edit;
+pub mod http;
+pub mod lockfile;
+pub mod manifest;
+pub mod plugin;
+pub mod registry;
+pub mod version;
+
+pub use dependency::{Constraints, Dependency, PackageFile, SkipReason, Span};
+pub use ecosystem::Ecosystem;
+pub use lockfile::{LockError, LockRequest, LockfileUpdater, PlannedUpdate};
+pub use manifest::{Manager, ManifestError};
+pub use plugin::Plugin;
+pub use registry::{Registry, RegistryError, Release, ReleaseFile, ReleaseList};
+pub use version::{RangeRequest, RangeStrategy, UpdateType, VersionError, VersionScheme};

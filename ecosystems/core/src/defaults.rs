@@ -1,0 +1,8 @@
+//! The public registries' default addresses: the one place in the code that names them.
+
+/// PyPI's simple index (PEP 503/691).
+pub const PYPI_SIMPLE_URL: &str = "https://pypi.org/simple/";
+/// The npm public registry.
+pub const NPM_REGISTRY_URL: &str = "https://registry.npmjs.org/";
+/// Docker Hub's registry API host.
+pub const DOCKER_HUB_REGISTRY: &str = "registry-1.docker.io";

@@ -1,0 +1,346 @@
+//! Poetry's constraint syntax (`^1.2`, `~1.2`, `1.2.*`, `>=1,<2`, `a || b`) over PEP 440
+//! versions.
+
+use crate::pep440::{parse_specifiers, parse_version, update_type_of, with_precision, Pep440};
+use pep440_rs::Version;
+use std::cmp::Ordering;
+use std::str::FromStr;
+use updatebot_core::version::{
+    RangeRequest, RangeStrategy, UpdateType, VersionError, VersionScheme,
+};
+
+pub const SCHEME: &str = "poetry";
+
+/// Poetry's version constraints, as poetry-core reads them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Poetry;
+
+/// One `||` alternative, translated to a PEP 440 specifier set.
+fn group_to_pep440(group: &str) -> Result<String, VersionError> {
+    let invalid = |detail: &str| VersionError::InvalidRange {
+        scheme: SCHEME,
+        value: group.to_string(),
+        detail: Some(detail.to_string()),
+    };
+    let mut out: Vec<String> = Vec::new();
+    // Poetry separates AND-ed constraints with commas or spaces; an operator may be followed
+    // by spaces (`>= 1.2`), so glue those back first.
+    let mut atoms: Vec<String> = Vec::new();
+    for token in group.split(|c: char| c == ',' || c.is_whitespace()) {
+        if token.is_empty() {
+            continue;
+        }
+        match atoms.last_mut() {
+            Some(last)
+                if last
+                    .chars()
+                    .all(|c| matches!(c, '<' | '>' | '=' | '!' | '~' | '^')) =>
+            {
+                last.push_str(token)
+            }
+            _ => atoms.push(token.to_string()),
+        }
+    }
+    for atom in atoms {
+        let atom = atom.as_str();
+        if matches!(atom, "*" | "x" | "X") {
+            continue;
+        }
+        if let Some(v) = atom.strip_prefix('^') {
+            let version = parse_version(SCHEME, v)?;
+            out.push(format!(">={v},<{}", caret_ceiling(&version)));
+        } else if let Some(v) = atom.strip_prefix("~=") {
+            out.push(format!("~={v}"));
+        } else if let Some(v) = atom.strip_prefix('~') {
+            let version = parse_version(SCHEME, v)?;
+            out.push(format!(">={v},<{}", tilde_ceiling(&version)));
+        } else if atom.starts_with(['<', '>', '=', '!']) {
+            let atom = match atom.strip_prefix('=') {
+                Some(rest) if !rest.starts_with('=') => format!("=={rest}"),
+                _ => atom.to_string(),
+            };
+            out.push(atom);
+        } else if atom.starts_with(|c: char| c.is_ascii_digit()) || atom.starts_with('v') {
+            out.push(format!("=={}", atom.trim_start_matches('v')));
+        } else {
+            return Err(invalid(&format!("unknown constraint `{atom}`")));
+        }
+    }
+    let joined = out.join(",");
+    parse_specifiers(SCHEME, &joined)?;
+    Ok(joined)
+}
+
+fn ceiling(release: &[u64], index: usize) -> String {
+    let mut parts: Vec<u64> = release.iter().take(index + 1).copied().collect();
+    while parts.len() <= index {
+        parts.push(0);
+    }
+    parts[index] += 1;
+    parts
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn caret_ceiling(v: &Version) -> String {
+    let release = v.release();
+    let index = release
+        .iter()
+        .position(|c| *c != 0)
+        .unwrap_or(release.len().saturating_sub(1));
+    ceiling(release, index)
+}
+
+fn tilde_ceiling(v: &Version) -> String {
+    let release = v.release();
+    ceiling(release, if release.len() >= 2 { 1 } else { 0 })
+}
+
+fn groups(range: &str) -> Vec<&str> {
+    range
+        .split("||")
+        .flat_map(|g| g.split('|'))
+        .map(str::trim)
+        .collect()
+}
+
+impl Poetry {
+    fn group_satisfies(group: &str, version: &Version) -> Result<bool, VersionError> {
+        let specs = parse_specifiers(SCHEME, &group_to_pep440(group)?)?;
+        Ok(specs.iter().all(|s| s.contains(version)))
+    }
+
+    /// Rewrite one alternative for a bump to `new`.
+    fn bump_group(group: &str, request: RangeRequest<'_>) -> Result<String, VersionError> {
+        let new_text = request.new_version.trim();
+        let new = parse_version(SCHEME, new_text)?;
+        let keep = |prefix: &str, old: &str| -> Result<String, VersionError> {
+            let old = parse_version(SCHEME, old)?;
+            Ok(format!(
+                "{prefix}{}",
+                with_precision(new_text, &new, old.release().len())
+            ))
+        };
+        let atom = group.trim();
+        if let Some(old) = atom.strip_prefix('^') {
+            return keep("^", old);
+        }
+        if let Some(old) = atom.strip_prefix('~').filter(|o| !o.starts_with('=')) {
+            return keep("~", old);
+        }
+        if let Some(old) = atom
+            .strip_suffix(".*")
+            .filter(|o| !o.starts_with(['<', '>', '=', '!', '~']))
+        {
+            return keep("", old).map(|v| format!("{v}.*"));
+        }
+        if atom.starts_with(|c: char| c.is_ascii_digit()) && !atom.contains([',', ' ']) {
+            let old = parse_version(SCHEME, atom)?;
+            let k = old.release().len();
+            let zeros_only = new.release().iter().skip(k).all(|c| *c == 0);
+            return Ok(if zeros_only {
+                with_precision(new_text, &new, k)
+            } else {
+                new_text.to_string()
+            });
+        }
+        if atom.contains(' ') && !atom.contains(',') {
+            return Err(VersionError::CannotRewrite {
+                scheme: SCHEME,
+                value: atom.to_string(),
+                version: new_text.to_string(),
+                reason: "space-separated constraints are not rewritten".into(),
+            });
+        }
+        let rewritten = Pep440::rewrite(
+            SCHEME,
+            RangeRequest {
+                current_value: atom,
+                strategy: match request.strategy {
+                    RangeStrategy::Widen => RangeStrategy::Widen,
+                    _ => RangeStrategy::Increase,
+                },
+                ..request
+            },
+        )?;
+        Ok(rewritten.unwrap_or_else(|| atom.to_string()))
+    }
+}
+
+impl VersionScheme for Poetry {
+    fn name(&self) -> &'static str {
+        SCHEME
+    }
+
+    fn is_valid_version(&self, version: &str) -> bool {
+        Version::from_str(version.trim()).is_ok()
+    }
+
+    fn is_valid_range(&self, range: &str) -> bool {
+        groups(range).iter().all(|g| group_to_pep440(g).is_ok())
+    }
+
+    fn compare(&self, a: &str, b: &str) -> Result<Ordering, VersionError> {
+        Ok(parse_version(SCHEME, a)?.cmp(&parse_version(SCHEME, b)?))
+    }
+
+    fn is_prerelease(&self, version: &str) -> bool {
+        Version::from_str(version.trim())
+            .map(|v| v.any_prerelease())
+            .unwrap_or(false)
+    }
+
+    fn satisfies(&self, range: &str, version: &str) -> Result<bool, VersionError> {
+        let version = parse_version(SCHEME, version)?;
+        for group in groups(range) {
+            if Poetry::group_satisfies(group, &version)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn pinned_version(&self, range: &str) -> Option<String> {
+        let range = range.trim();
+        let bare = range
+            .strip_prefix("==")
+            .or_else(|| range.strip_prefix('=').filter(|r| !r.starts_with('=')))
+            .unwrap_or(range)
+            .trim();
+        (bare.starts_with(|c: char| c.is_ascii_digit()) && Version::from_str(bare).is_ok())
+            .then(|| bare.to_string())
+    }
+
+    fn update_type(&self, from: &str, to: &str) -> UpdateType {
+        match (Version::from_str(from.trim()), Version::from_str(to.trim())) {
+            (Ok(a), Ok(b)) => update_type_of(&a, &b),
+            _ => UpdateType::Major,
+        }
+    }
+
+    fn new_range(&self, request: RangeRequest<'_>) -> Result<Option<String>, VersionError> {
+        let text = request.current_value;
+        let new = parse_version(SCHEME, request.new_version)?;
+        let alternatives = groups(text);
+        let mut admits = false;
+        for group in &alternatives {
+            admits |= Poetry::group_satisfies(group, &new)?;
+        }
+        let out = match request.strategy {
+            RangeStrategy::LockfileOnly => return Ok(None),
+            RangeStrategy::Pin => request.new_version.trim().to_string(),
+            RangeStrategy::Auto | RangeStrategy::IncreaseIfNecessary | RangeStrategy::Widen
+                if admits =>
+            {
+                return Ok(None)
+            }
+            RangeStrategy::Widen => {
+                let last = alternatives.last().copied().unwrap_or_default();
+                let added = Poetry::bump_group(last, request)?;
+                if last.starts_with(['^', '~']) || !last.contains([',', '<', '>']) {
+                    format!("{} || {added}", text.trim_end())
+                } else {
+                    added
+                }
+            }
+            _ => {
+                // Keep earlier alternatives; move the last one.
+                let last = alternatives.last().copied().unwrap_or_default();
+                let bumped = Poetry::bump_group(last, request)?;
+                match text.rfind(last) {
+                    Some(at) if !last.is_empty() => {
+                        format!("{}{}{}", &text[..at], bumped, &text[at + last.len()..])
+                    }
+                    _ => bumped,
+                }
+            }
+        };
+        if !self.satisfies(&out, request.new_version)? {
+            return Err(VersionError::CannotRewrite {
+                scheme: SCHEME,
+                value: text.to_string(),
+                version: request.new_version.to_string(),
+                reason: format!("the rewrite `{out}` does not admit it"),
+            });
+        }
+        Ok((out != text).then_some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bump(value: &str, new: &str, strategy: RangeStrategy) -> Option<String> {
+        Poetry
+            .new_range(RangeRequest {
+                current_value: value,
+                current_version: None,
+                new_version: new,
+                strategy,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn caret_and_tilde_follow_poetry_core() {
+        let p = Poetry;
+        assert!(p.satisfies("^1.2.3", "1.9.0").unwrap());
+        assert!(!p.satisfies("^1.2.3", "2.0.0").unwrap());
+        assert!(p.satisfies("^0.2.3", "0.2.9").unwrap());
+        assert!(!p.satisfies("^0.2.3", "0.3.0").unwrap());
+        assert!(!p.satisfies("^0.0.3", "0.0.4").unwrap());
+        assert!(p.satisfies("^0", "0.9").unwrap());
+        assert!(!p.satisfies("^0.0", "0.1").unwrap());
+        assert!(p.satisfies("~1.2.3", "1.2.9").unwrap());
+        assert!(!p.satisfies("~1.2.3", "1.3.0").unwrap());
+        assert!(p.satisfies("~1", "1.9").unwrap());
+        assert!(p.satisfies("1.2.*", "1.2.7").unwrap());
+        assert!(p.satisfies("*", "7.0").unwrap());
+        assert!(p.satisfies(">=1.2 <2.0", "1.5").unwrap());
+        assert!(p.satisfies(">= 1.2, < 2.0", "1.5").unwrap());
+        assert!(p.satisfies("^1.0 || ^3.0", "3.1").unwrap());
+        assert!(!p.satisfies("^1.0 || ^3.0", "2.1").unwrap());
+        assert!(p.satisfies("1.2.3", "1.2.3").unwrap());
+        assert!(p.satisfies("=1.2.3", "1.2.3").unwrap());
+        assert!(p.satisfies("~=1.2", "1.4").unwrap());
+        assert!(p.satisfies("^1.2", "nope").is_err());
+        assert!(!p.is_valid_range("^^1"));
+    }
+
+    #[test]
+    fn bumps_keep_operator_and_precision() {
+        use RangeStrategy::*;
+        assert_eq!(bump("^1.2", "1.4.0", Auto), None);
+        assert_eq!(bump("^1.2", "2.1.0", Auto).as_deref(), Some("^2.1"));
+        assert_eq!(bump("^1.2.3", "2.1.0", Auto).as_deref(), Some("^2.1.0"));
+        assert_eq!(bump("~1.2.3", "1.3.5", Auto).as_deref(), Some("~1.3.5"));
+        assert_eq!(bump("1.2.3", "1.3.5", Auto).as_deref(), Some("1.3.5"));
+        assert_eq!(bump("1.2.*", "1.4.5", Auto).as_deref(), Some("1.4.*"));
+        assert_eq!(
+            bump(">=1.2,<2.0", "2.1.0", Auto).as_deref(),
+            Some(">=2.1,<3.0")
+        );
+        assert_eq!(bump("^1.2", "1.4.0", Increase).as_deref(), Some("^1.4"));
+        assert_eq!(
+            bump("^1.2", "2.1.0", Widen).as_deref(),
+            Some("^1.2 || ^2.1")
+        );
+        assert_eq!(bump("^0.2", "0.3.1", Auto).as_deref(), Some("^0.3"));
+        assert_eq!(
+            bump("^1.0 || ^2.0", "3.0.1", Auto).as_deref(),
+            Some("^1.0 || ^3.0")
+        );
+        assert_eq!(bump("*", "3.0.1", Auto), None);
+    }
+
+    #[test]
+    fn pinned_versions() {
+        assert_eq!(Poetry.pinned_version("1.2.3").as_deref(), Some("1.2.3"));
+        assert_eq!(Poetry.pinned_version("==1.2.3").as_deref(), Some("1.2.3"));
+        assert_eq!(Poetry.pinned_version("^1.2.3"), None);
+        assert_eq!(Poetry.pinned_version("1.2.*"), None);
+    }
+}

@@ -1,0 +1,194 @@
+//! PEP 508 requirement strings, read with the byte positions of their parts so the version
+//! specifier can be rewritten in place. Validation is delegated to `pep508_rs`.
+
+use pep508_rs::{Requirement, VerbatimUrl};
+use std::str::FromStr;
+
+/// PEP 503 normalisation: lower case, runs of `-`, `_`, `.` become one `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut separator = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            separator = true;
+        } else {
+            if separator && !out.is_empty() {
+                out.push('-');
+            }
+            separator = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// What a requirement's text says, with byte ranges into that text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedRequirement {
+    pub name: String,
+    pub extras: Vec<String>,
+    /// The version specifier set, trimmed (`>=1.2, <2`), and its byte range.
+    pub specifier: Option<(String, usize, usize)>,
+    /// `name @ url`
+    pub url: Option<String>,
+    pub marker: Option<String>,
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+/// Read a PEP 508 requirement. The error is one line, for a message naming file and line.
+pub fn parse_requirement(text: &str) -> Result<ParsedRequirement, String> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while *i < bytes.len() && (bytes[*i] as char).is_whitespace() {
+            *i += 1;
+        }
+    };
+    skip_ws(&mut i);
+    let name_start = i;
+    while i < bytes.len() && is_name_char(bytes[i] as char) {
+        i += 1;
+    }
+    let name = &text[name_start..i];
+    if name.is_empty()
+        || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return Err(format!("expected a package name in `{}`", text.trim()));
+    }
+    skip_ws(&mut i);
+    let mut extras = Vec::new();
+    if i < bytes.len() && bytes[i] == b'[' {
+        let close = text[i..]
+            .find(']')
+            .map(|p| p + i)
+            .ok_or_else(|| format!("unclosed `[` in `{}`", text.trim()))?;
+        extras = text[i + 1..close]
+            .split(',')
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect();
+        i = close + 1;
+        skip_ws(&mut i);
+    }
+    let mut url = None;
+    let mut specifier = None;
+    if i < bytes.len() && bytes[i] == b'@' {
+        i += 1;
+        skip_ws(&mut i);
+        let start = i;
+        while i < bytes.len() && !(bytes[i] as char).is_whitespace() {
+            i += 1;
+        }
+        // A `;` glued to the URL belongs to the URL (PEP 508 needs a space before markers).
+        url = Some(text[start..i].to_string());
+        skip_ws(&mut i);
+    } else {
+        let paren = i < bytes.len() && bytes[i] == b'(';
+        if paren {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i] != b';' && !(paren && bytes[i] == b')') {
+            i += 1;
+        }
+        let raw = &text[start..i];
+        let lead = raw.len() - raw.trim_start().len();
+        let spec = raw.trim();
+        if !spec.is_empty() {
+            specifier = Some((spec.to_string(), start + lead, start + lead + spec.len()));
+        }
+        if paren {
+            if i >= bytes.len() || bytes[i] != b')' {
+                return Err(format!("unclosed `(` in `{}`", text.trim()));
+            }
+            i += 1;
+            skip_ws(&mut i);
+        }
+    }
+    let marker = if i < bytes.len() && bytes[i] == b';' {
+        Some(text[i + 1..].trim().to_string())
+    } else if i < bytes.len() {
+        return Err(format!(
+            "unexpected `{}` in `{}`",
+            &text[i..].trim(),
+            text.trim()
+        ));
+    } else {
+        None
+    };
+    if url.is_none() {
+        Requirement::<VerbatimUrl>::from_str(text.trim()).map_err(|e| {
+            let message = e.message.to_string();
+            format!(
+                "invalid requirement `{}`: {}",
+                text.trim(),
+                message.lines().next().unwrap_or_default()
+            )
+        })?;
+    }
+    Ok(ParsedRequirement {
+        name: name.to_string(),
+        extras,
+        specifier,
+        url,
+        marker,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_normalise_per_pep503() {
+        assert_eq!(normalize_name("Python_Dateutil"), "python-dateutil");
+        assert_eq!(normalize_name("zope.interface"), "zope-interface");
+        assert_eq!(normalize_name("a__-.b"), "a-b");
+    }
+
+    #[test]
+    fn spans_cover_exactly_the_specifier() {
+        let text = "requests [security] >= 2.8.1, == 2.8.* ; python_version < \"2.7\"";
+        let r = parse_requirement(text).unwrap();
+        assert_eq!(r.name, "requests");
+        assert_eq!(r.extras, ["security"]);
+        let (spec, start, end) = r.specifier.unwrap();
+        assert_eq!(spec, ">= 2.8.1, == 2.8.*");
+        assert_eq!(&text[start..end], spec);
+        assert_eq!(r.marker.as_deref(), Some("python_version < \"2.7\""));
+    }
+
+    #[test]
+    fn legacy_parenthesised_specifiers() {
+        let text = "name (>=1.0,<2)";
+        let r = parse_requirement(text).unwrap();
+        let (spec, start, end) = r.specifier.unwrap();
+        assert_eq!(spec, ">=1.0,<2");
+        assert_eq!(&text[start..end], ">=1.0,<2");
+    }
+
+    #[test]
+    fn url_requirements() {
+        let r = parse_requirement("pip @ https://example.org/pip-1.0.whl ; python_version>'3'")
+            .unwrap();
+        assert_eq!(r.url.as_deref(), Some("https://example.org/pip-1.0.whl"));
+        assert!(r.specifier.is_none());
+        assert!(r.marker.is_some());
+    }
+
+    #[test]
+    fn bad_requirements_say_what_is_wrong() {
+        assert!(parse_requirement("requests==2.0=").is_err());
+        assert!(parse_requirement("==2.0")
+            .unwrap_err()
+            .contains("package name"));
+        assert!(parse_requirement("requests[security").is_err());
+        assert!(parse_requirement("requests ; python_version <").is_err());
+        assert!(parse_requirement("requests==").is_err());
+        assert!(parse_requirement("requests (>=1").is_err());
+    }
+}
