@@ -1,1 +1,5 @@
-//! placeholder
+//! The container-image ecosystem of updatebot. So far: Docker tag versioning.
+
+pub mod versioning;
+
+pub use versioning::Docker;
