@@ -1,0 +1,189 @@
+//! Apply decided updates: edit manifest spans (confirmed by re-parsing), then bring the
+//! lockfile in line. An update whose lockfile cannot follow is dropped, never half-applied.
+
+use crate::check::ManifestResult;
+use crate::plugins::Plugins;
+use std::collections::BTreeMap;
+use std::path::Path;
+use updatebot_core::edit::{edit_values, ValueEdit};
+use updatebot_core::{LockRequest, PlannedUpdate};
+
+/// A file's text before and after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileChange {
+    pub path: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// What happened to one proposed update.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedUpdate {
+    pub manifest: String,
+    pub dependency: String,
+    pub new_version: String,
+    /// `Err` says why the update could not be made.
+    pub result: Result<(), String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    pub changes: Vec<FileChange>,
+    pub updates: Vec<AppliedUpdate>,
+}
+
+/// Apply every update of `results`. `read` gives a repository file's text (for lockfiles
+/// that are separate from their manifest).
+pub async fn apply(
+    plugins: &Plugins,
+    results: &[ManifestResult],
+    read: &(dyn Fn(&str) -> Result<String, String> + Sync),
+) -> Applied {
+    let mut applied = Applied::default();
+    let mut locks: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for result in results {
+        let manifest = &result.manifest;
+        let Some((plugin, manager)) = plugins.manager(manifest.manager) else {
+            continue;
+        };
+        let mut content = manifest.content.clone();
+        for (dep, proposal) in result.updates() {
+            let mut record = |outcome: Result<(), String>| {
+                applied.updates.push(AppliedUpdate {
+                    manifest: manifest.path.clone(),
+                    dependency: dep.dependency.name.clone(),
+                    new_version: proposal.new_version.clone(),
+                    result: outcome,
+                })
+            };
+            let mut tentative = match &proposal.new_value {
+                Some(value) => match edit_values(
+                    manager,
+                    &manifest.path,
+                    &content,
+                    &[ValueEdit {
+                        index: dep.index,
+                        new_value: value.clone(),
+                    }],
+                ) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        record(Err(e.to_string()));
+                        continue;
+                    }
+                },
+                None => content.clone(),
+            };
+            if let Some((lock_path, updater_name)) = &result.lockfile {
+                let Some(updater) = plugin
+                    .lockfile_updaters()
+                    .iter()
+                    .find(|u| u.name() == *updater_name)
+                else {
+                    record(Err(format!("no lockfile updater `{updater_name}`")));
+                    continue;
+                };
+                let Some(releases) = dep.releases.as_deref() else {
+                    record(Err(format!("no release data for {}", proposal.new_version)));
+                    continue;
+                };
+                let Some(release) = releases.release(&proposal.new_version) else {
+                    record(Err(format!("no release data for {}", proposal.new_version)));
+                    continue;
+                };
+                let in_manifest = lock_path == &manifest.path;
+                let lock_before = if in_manifest {
+                    tentative.clone()
+                } else if let Some((_, current)) = locks.get(lock_path) {
+                    current.clone()
+                } else {
+                    match read(lock_path) {
+                        Ok(text) => text,
+                        Err(e) => {
+                            record(Err(format!("{lock_path}: {e}")));
+                            continue;
+                        }
+                    }
+                };
+                let planned = [PlannedUpdate {
+                    dependency: &dep.dependency,
+                    new_value: proposal.new_value.as_deref(),
+                    new_version: &proposal.new_version,
+                    release,
+                    releases,
+                }];
+                let request = LockRequest {
+                    manifest_path: &manifest.path,
+                    manifest_before: &content,
+                    manifest_after: &tentative,
+                    lock_path,
+                    lock_content: &lock_before,
+                    updates: &planned,
+                };
+                match updater.update(request).await {
+                    Ok(lock_after) if in_manifest => tentative = lock_after,
+                    Ok(lock_after) => {
+                        let original = locks
+                            .get(lock_path)
+                            .map(|(o, _)| o.clone())
+                            .unwrap_or_else(|| lock_before.clone());
+                        locks.insert(lock_path.clone(), (original, lock_after));
+                    }
+                    Err(e) => {
+                        record(Err(e.to_string()));
+                        continue;
+                    }
+                }
+            }
+            content = tentative;
+            record(Ok(()));
+        }
+        if content != manifest.content {
+            applied.changes.push(FileChange {
+                path: manifest.path.clone(),
+                before: manifest.content.clone(),
+                after: content,
+            });
+        }
+    }
+    for (path, (before, after)) in locks {
+        if before != after {
+            applied.changes.push(FileChange {
+                path,
+                before,
+                after,
+            });
+        }
+    }
+    applied
+}
+
+/// A unified diff of the changes, `a/` and `b/` prefixed like git's.
+pub fn unified_diff(changes: &[FileChange]) -> String {
+    let mut out = String::new();
+    for change in changes {
+        let diff = similar::TextDiff::from_lines(&change.before, &change.after);
+        out.push_str(
+            &diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&format!("a/{}", change.path), &format!("b/{}", change.path))
+                .to_string(),
+        );
+    }
+    out
+}
+
+/// Write the changes under `root`, each through a temporary file and a rename.
+pub fn write_changes(root: &Path, changes: &[FileChange]) -> std::io::Result<()> {
+    for change in changes {
+        let target = root.join(&change.path);
+        let tmp = target.with_extension("updatebot-tmp");
+        std::fs::write(&tmp, &change.after)?;
+        if let Ok(meta) = std::fs::metadata(&target) {
+            std::fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        std::fs::rename(&tmp, &target)?;
+    }
+    Ok(())
+}

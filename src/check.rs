@@ -1,0 +1,312 @@
+//! Look up every dependency of a set of manifests and decide its update.
+
+use crate::plugins::Plugins;
+use crate::policy::{self, Context, Decision, Proposal, Rules};
+use crate::scan::Manifest;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use updatebot_core::dependency::{Dependency, SkipReason};
+use updatebot_core::http::HttpClient;
+use updatebot_core::registry::{LookupCache, RegistryError, Release, ReleaseList};
+use updatebot_core::{Ecosystem, Plugin};
+
+/// What the configuration says for one manifest.
+pub trait Settings: Sync {
+    fn rules(&self, ecosystem: Ecosystem, manifest_path: &str) -> Rules;
+    /// Configured registry URLs for the manifest, and whether they replace the default one.
+    fn registries(&self, ecosystem: Ecosystem, manifest_path: &str) -> (Vec<String>, bool);
+}
+
+/// Default policy, default registries.
+pub struct Defaults;
+
+impl Settings for Defaults {
+    fn rules(&self, _: Ecosystem, _: &str) -> Rules {
+        Rules::default()
+    }
+    fn registries(&self, _: Ecosystem, _: &str) -> (Vec<String>, bool) {
+        (Vec::new(), false)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Skipped(SkipReason),
+    Update(Proposal),
+    NoUpdate {
+        current_version: Option<String>,
+        reason: String,
+    },
+    /// The lookup failed; the message names the package and registry.
+    Failed(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct DependencyResult {
+    /// Position in the manager's extraction order (what edits refer to).
+    pub index: usize,
+    pub dependency: Dependency,
+    pub outcome: Outcome,
+    pub releases: Option<Arc<ReleaseList>>,
+}
+
+#[derive(Debug)]
+pub struct ManifestResult {
+    pub manifest: Manifest,
+    /// The lockfile kept in line with this manifest, and the updater that keeps it.
+    pub lockfile: Option<(String, &'static str)>,
+    pub dependencies: Vec<DependencyResult>,
+}
+
+impl ManifestResult {
+    pub fn updates(&self) -> impl Iterator<Item = (&DependencyResult, &Proposal)> {
+        self.dependencies.iter().filter_map(|d| match &d.outcome {
+            Outcome::Update(p) => Some((d, p)),
+            _ => None,
+        })
+    }
+}
+
+/// Where a dependency is looked up: its own registries, else its manifest's, else the
+/// configured ones (plus the ecosystem default unless they replace it).
+fn registry_urls(
+    plugin: &dyn Plugin,
+    dep: &Dependency,
+    manifest: &Manifest,
+    settings: &dyn Settings,
+) -> Vec<String> {
+    if !dep.registry_urls.is_empty() {
+        return dep.registry_urls.clone();
+    }
+    if let Ok(file) = &manifest.result {
+        if !file.registry_urls.is_empty() {
+            return file.registry_urls.clone();
+        }
+    }
+    let (mut urls, replaces) = settings.registries(plugin.ecosystem(), &manifest.path);
+    if !replaces || urls.is_empty() {
+        urls.push(plugin.default_registry_url().to_string());
+    }
+    urls
+}
+
+type Key = (Ecosystem, Vec<String>, String);
+
+/// Look up one package in each of its registries and merge the answers (pip's
+/// `--extra-index-url` semantics). Not found everywhere is an error; any other failure is too,
+/// because a missing index could hide the newest version.
+async fn lookup(
+    plugin: &dyn Plugin,
+    urls: &[String],
+    package: &str,
+    http: &Arc<HttpClient>,
+    cache: &LookupCache,
+) -> Result<Arc<ReleaseList>, RegistryError> {
+    let mut merged: Option<ReleaseList> = None;
+    let mut not_found = None;
+    for url in urls {
+        let registry = plugin.registry(url, http.clone())?;
+        match cache.releases(registry, package).await {
+            Ok(list) => match &mut merged {
+                Some(m) => m.merge((*list).clone()),
+                None => merged = Some((*list).clone()),
+            },
+            Err(e @ RegistryError::NotFound { .. }) => not_found = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    match (merged, not_found) {
+        (Some(list), _) => Ok(Arc::new(list)),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(RegistryError::InvalidUrl {
+            url: String::new(),
+            detail: format!("no registry configured for `{package}`"),
+        }),
+    }
+}
+
+/// Why a release does not fit the project's environment constraints.
+fn environment_check(
+    plugin: &dyn Plugin,
+    constraints: &BTreeMap<String, String>,
+    release: &Release,
+) -> Result<(), String> {
+    if plugin.release_admits(constraints, release) {
+        return Ok(());
+    }
+    let detail = constraints
+        .iter()
+        .filter_map(|(key, project)| {
+            release
+                .constraints
+                .get(key)
+                .map(|needed| format!("needs {key} `{needed}` but the project allows `{project}`"))
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(if detail.is_empty() {
+        "does not fit the project's environment".into()
+    } else {
+        detail
+    })
+}
+
+pub struct Checker<'a> {
+    pub plugins: &'a Plugins,
+    pub http: Arc<HttpClient>,
+    pub cache: Arc<LookupCache>,
+    pub settings: &'a dyn Settings,
+    pub now: DateTime<Utc>,
+    /// Lookups in flight at once.
+    pub concurrency: usize,
+}
+
+impl Checker<'_> {
+    /// Look up and decide every dependency of `manifests`. `repo_files` lists the tree, for
+    /// finding lockfiles. `progress` is told each finished lookup: (done, total, package).
+    pub async fn check(
+        &self,
+        manifests: Vec<Manifest>,
+        repo_files: &[String],
+        progress: &(dyn Fn(usize, usize, &str) + Sync),
+    ) -> Vec<ManifestResult> {
+        // 1. Unique lookups across all manifests.
+        let mut keys: BTreeSet<Key> = BTreeSet::new();
+        for manifest in &manifests {
+            let (Ok(file), Some(plugin)) = (&manifest.result, self.plugins.get(manifest.ecosystem))
+            else {
+                continue;
+            };
+            let rules = self.settings.rules(manifest.ecosystem, &manifest.path);
+            for dep in &file.dependencies {
+                if policy::skip_reason(dep, &rules).is_none() {
+                    keys.insert((
+                        manifest.ecosystem,
+                        registry_urls(plugin, dep, manifest, self.settings),
+                        dep.package_name.clone(),
+                    ));
+                }
+            }
+        }
+        let total = keys.len();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let answers: BTreeMap<Key, Result<Arc<ReleaseList>, RegistryError>> =
+            futures::stream::iter(keys)
+                .map(|key| {
+                    let done = &done;
+                    async move {
+                        let answer = match self.plugins.get(key.0) {
+                            Some(plugin) => {
+                                lookup(plugin, &key.1, &key.2, &self.http, &self.cache).await
+                            }
+                            None => Err(RegistryError::InvalidUrl {
+                                url: String::new(),
+                                detail: format!("no {} support in this build", key.0),
+                            }),
+                        };
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                        progress(n, total, &key.2);
+                        (key, answer)
+                    }
+                })
+                .buffer_unordered(self.concurrency.max(1))
+                .collect()
+                .await;
+
+        // 2. Decide each dependency.
+        manifests
+            .into_iter()
+            .map(|manifest| self.decide_manifest(manifest, repo_files, &answers))
+            .collect()
+    }
+
+    fn decide_manifest(
+        &self,
+        manifest: Manifest,
+        repo_files: &[String],
+        answers: &BTreeMap<Key, Result<Arc<ReleaseList>, RegistryError>>,
+    ) -> ManifestResult {
+        let (Ok(file), Some(plugin)) = (&manifest.result, self.plugins.get(manifest.ecosystem))
+        else {
+            return ManifestResult {
+                manifest,
+                lockfile: None,
+                dependencies: Vec::new(),
+            };
+        };
+        let file = file.clone();
+        let lockfile = plugin.lockfile_updaters().iter().find_map(|u| {
+            u.lockfile_for(&manifest.path, &manifest.content, repo_files)
+                .map(|path| (path, u.name()))
+        });
+        let rules = self.settings.rules(manifest.ecosystem, &manifest.path);
+        let mut results = Vec::with_capacity(file.dependencies.len());
+        for (index, dep) in file.dependencies.iter().enumerate() {
+            let mut releases = None;
+            let outcome = if let Some(reason) = policy::skip_reason(dep, &rules) {
+                Outcome::Skipped(reason)
+            } else {
+                let key = (
+                    manifest.ecosystem,
+                    registry_urls(plugin, dep, &manifest, self.settings),
+                    dep.package_name.clone(),
+                );
+                match (answers.get(&key), plugin.scheme(dep.versioning)) {
+                    (Some(Ok(list)), Some(scheme)) => {
+                        releases = Some(list.clone());
+                        let environment =
+                            |r: &Release| environment_check(plugin, &file.constraints, r);
+                        let ctx = Context {
+                            scheme,
+                            releases: list,
+                            environment: &environment,
+                            rules: &rules,
+                            locked_version: None,
+                            now: self.now,
+                        };
+                        match policy::decide(dep, &ctx) {
+                            Decision::Update(p) if p.new_value.is_none() && lockfile.is_none() => {
+                                Outcome::NoUpdate {
+                                    reason: format!(
+                                        "`{}` already admits {}; no lockfile to update",
+                                        dep.current_value, p.new_version
+                                    ),
+                                    current_version: p.current_version,
+                                }
+                            }
+                            Decision::Update(p) => Outcome::Update(p),
+                            Decision::NoUpdate {
+                                current_version,
+                                reason,
+                            } => Outcome::NoUpdate {
+                                current_version,
+                                reason,
+                            },
+                            Decision::Skipped(reason) => Outcome::Skipped(reason),
+                        }
+                    }
+                    (Some(Err(e)), _) => Outcome::Failed(e.to_string()),
+                    (_, None) => {
+                        Outcome::Failed(format!("no versioning scheme `{}`", dep.versioning))
+                    }
+                    (None, _) => {
+                        Outcome::Failed(format!("`{}` was not looked up", dep.package_name))
+                    }
+                }
+            };
+            results.push(DependencyResult {
+                index,
+                dependency: dep.clone(),
+                outcome,
+                releases,
+            });
+        }
+        ManifestResult {
+            manifest,
+            lockfile,
+            dependencies: results,
+        }
+    }
+}

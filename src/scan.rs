@@ -1,0 +1,256 @@
+//! Finding manifests in a file tree and extracting their dependencies.
+
+use crate::plugins::Plugins;
+use std::collections::BTreeSet;
+use std::io;
+use std::path::{Component, Path};
+use updatebot_core::{Ecosystem, ManifestError, PackageFile};
+
+/// Directories never searched for manifests: VCS data, virtualenvs, installed packages, caches.
+const SKIPPED_DIRS: [&str; 12] = [
+    ".git",
+    ".hg",
+    "node_modules",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".tox",
+    ".nox",
+    "site-packages",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".cache",
+];
+
+/// Largest manifest read, in bytes.
+pub const MAX_MANIFEST_BYTES: u64 = 5 * 1024 * 1024;
+
+/// Which manifests the repository's configuration covers.
+pub trait Coverage {
+    /// Whether the manifest at `path` (repo-relative) of `ecosystem` is covered.
+    fn covers(&self, ecosystem: Ecosystem, path: &str) -> bool;
+}
+
+/// Without a configuration, every manifest is covered.
+pub struct Everything;
+
+impl Coverage for Everything {
+    fn covers(&self, _: Ecosystem, _: &str) -> bool {
+        true
+    }
+}
+
+/// A manifest and what came of reading it.
+#[derive(Debug)]
+pub struct Manifest {
+    /// Repo-relative, `/`-separated.
+    pub path: String,
+    pub manager: &'static str,
+    pub ecosystem: Ecosystem,
+    pub content: String,
+    pub result: Result<PackageFile, ManifestError>,
+}
+
+/// Every regular file below `root` (repo-relative, sorted), not following symlinks and
+/// skipping [`SKIPPED_DIRS`].
+pub fn list_files(root: &Path) -> io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let name = entry.file_name();
+            if kind.is_dir() {
+                if !SKIPPED_DIRS.iter().any(|s| name == *s) {
+                    stack.push(entry.path());
+                }
+            } else if kind.is_file() {
+                if let Ok(rel) = entry.path().strip_prefix(root) {
+                    out.push(to_repo_path(rel));
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn to_repo_path(rel: &Path) -> String {
+    rel.components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Join a manifest-relative include (`-r ../base.txt`) onto the manifest's directory,
+/// refusing anything that leaves the repository.
+pub fn resolve_include(manifest: &str, include: &str) -> Option<String> {
+    if include.starts_with('/') || include.contains("://") || include.contains('\\') {
+        return None;
+    }
+    let mut parts: Vec<&str> = manifest.split('/').collect();
+    parts.pop();
+    for piece in include.split('/') {
+        match piece {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The manifests among `files` (with their manager), in file order.
+pub fn select(
+    plugins: &Plugins,
+    files: &[String],
+    coverage: &dyn Coverage,
+) -> Vec<(String, &'static str, Ecosystem)> {
+    let mut out = Vec::new();
+    for path in files {
+        for (plugin, manager) in plugins.managers() {
+            if manager.matches(path) && coverage.covers(plugin.ecosystem(), path) {
+                out.push((path.clone(), manager.name(), plugin.ecosystem()));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Extract one manifest with its manager.
+pub fn extract(
+    plugins: &Plugins,
+    path: &str,
+    manager: &'static str,
+    ecosystem: Ecosystem,
+    content: String,
+) -> Manifest {
+    let result = match plugins.manager(manager) {
+        Some((_, m)) => m.extract(path, &content),
+        None => Err(ManifestError::new(
+            path,
+            None,
+            format!("no manager `{manager}`"),
+        )),
+    };
+    Manifest {
+        path: path.to_string(),
+        manager,
+        ecosystem,
+        content,
+        result,
+    }
+}
+
+/// Read a file of the tree, refusing oversized ones.
+pub fn read_manifest(root: &Path, path: &str) -> Result<String, ManifestError> {
+    let full = root.join(path);
+    let meta = std::fs::symlink_metadata(&full)
+        .map_err(|e| ManifestError::new(path, None, format!("cannot read: {e}")))?;
+    if meta.len() > MAX_MANIFEST_BYTES {
+        return Err(ManifestError::new(
+            path,
+            None,
+            format!(
+                "file is {} bytes, over the {MAX_MANIFEST_BYTES}-byte limit",
+                meta.len()
+            ),
+        ));
+    }
+    let bytes = std::fs::read(&full)
+        .map_err(|e| ManifestError::new(path, None, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|_| ManifestError::new(path, None, "file is not UTF-8"))
+}
+
+/// Scan a local checkout: select manifests, read and extract them, then follow includes
+/// (`-r other.txt`) to manifests the file-name rules did not select.
+pub fn scan_dir(
+    plugins: &Plugins,
+    root: &Path,
+    coverage: &dyn Coverage,
+) -> io::Result<Vec<Manifest>> {
+    let files = list_files(root)?;
+    let known: BTreeSet<&String> = files.iter().collect();
+    let mut queue = select(plugins, &files, coverage);
+    let mut seen: BTreeSet<String> = queue.iter().map(|(p, _, _)| p.clone()).collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < queue.len() {
+        let (path, manager, ecosystem) = queue[i].clone();
+        i += 1;
+        let manifest = match read_manifest(root, &path) {
+            Ok(content) => extract(plugins, &path, manager, ecosystem, content),
+            Err(e) => Manifest {
+                path: path.clone(),
+                manager,
+                ecosystem,
+                content: String::new(),
+                result: Err(e),
+            },
+        };
+        if let Ok(file) = &manifest.result {
+            for include in &file.includes {
+                if let Some(target) = resolve_include(&path, include) {
+                    if known.contains(&target) && seen.insert(target.clone()) {
+                        queue.push((target, manager, ecosystem));
+                    }
+                }
+            }
+        }
+        out.push(manifest);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn includes_resolve_inside_the_repository_only() {
+        assert_eq!(
+            resolve_include("a/b/req.txt", "base.txt").as_deref(),
+            Some("a/b/base.txt")
+        );
+        assert_eq!(
+            resolve_include("a/b/req.txt", "../c.txt").as_deref(),
+            Some("a/c.txt")
+        );
+        assert_eq!(resolve_include("req.txt", "../../etc/passwd"), None);
+        assert_eq!(resolve_include("req.txt", "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn scan_follows_includes_and_skips_virtualenvs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("svc/.venv/lib")).unwrap();
+        std::fs::write(
+            root.join("svc/requirements.txt"),
+            "-r base.txt\nsix==1.16.0\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("svc/base.txt"), "idna==3.7\n").unwrap();
+        std::fs::write(root.join("svc/.venv/lib/requirements.txt"), "bad===\n").unwrap();
+        std::fs::write(root.join("svc/pyproject.toml"), "[project\n").unwrap();
+        let plugins = Plugins::standard();
+        let manifests = scan_dir(&plugins, root, &Everything).unwrap();
+        let paths: Vec<_> = manifests.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["svc/pyproject.toml", "svc/requirements.txt", "svc/base.txt"]
+        );
+        assert!(manifests[0].result.is_err());
+        assert_eq!(
+            manifests[2].result.as_ref().unwrap().dependencies[0].name,
+            "idna"
+        );
+    }
+}
