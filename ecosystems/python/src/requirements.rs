@@ -147,12 +147,22 @@ fn looks_like_path(s: &str) -> bool {
             .any(|ext| s.ends_with(ext))
 }
 
+/// The project name a URL line installs: its `#egg=` fragment, else the last path segment
+/// without `.git` (`git+https://github.com/celery/kombu.git` → `kombu`).
 fn egg_name(url: &str) -> Option<&str> {
-    let fragment = url.split('#').nth(1)?;
-    fragment
+    let (base, fragment) = url.split_once('#').unwrap_or((url, ""));
+    let egg = fragment
         .split('&')
         .find_map(|kv| kv.strip_prefix("egg="))
-        .filter(|n| !n.is_empty())
+        .filter(|n| !n.is_empty());
+    egg.or_else(|| {
+        if !base.contains("://") {
+            return None;
+        }
+        let last = base.trim_end_matches('/').rsplit('/').next()?;
+        let name = last.split('@').next()?.trim_end_matches(".git");
+        (!name.is_empty() && !name.contains('.')).then_some(name)
+    })
 }
 
 fn skipped(name: &str, reason: SkipReason, value: &str) -> Dependency {
@@ -445,6 +455,10 @@ mod tests {
             ]
         );
         assert_eq!(deps[0].name, "bpkg");
+        let kombu = extract("git+https://github.com/celery/kombu.git\n").dependencies;
+        assert_eq!(kombu[0].name, "kombu");
+        let tagged = extract("git+https://host.example/o/billiard.git@v4.0\n").dependencies;
+        assert_eq!(tagged[0].name, "billiard");
         assert_eq!(deps[3].name, "d");
     }
 

@@ -1,0 +1,117 @@
+//! Every manifest of the public corpus (`../shared/corpus.tar.xz`: 26 real repositories)
+//! extracts without error or panic, and the extraction is stable under a round of edits.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use updatebot::plugins::Plugins;
+use updatebot::scan::{self, Everything};
+use updatebot_core::edit::{edit_values, ValueEdit};
+use updatebot_core::version::{RangeRequest, RangeStrategy};
+
+fn corpus_archive() -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus.tar.xz");
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("UPDATEBOT_REQUIRE_SERVICES").is_none(),
+        "../shared/corpus.tar.xz is missing"
+    );
+    None
+}
+
+fn unpack() -> Option<tempfile::TempDir> {
+    let archive = corpus_archive()?;
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("tar")
+        .arg("-xJf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(dir.path())
+        .status()
+        .expect("tar runs");
+    assert!(status.success(), "unpacking the corpus failed");
+    Some(dir)
+}
+
+#[test]
+fn every_python_manifest_of_the_corpus_extracts() {
+    let Some(dir) = unpack() else { return };
+    let plugins = Plugins::standard();
+    let manifests = scan::scan_dir(&plugins, dir.path(), &Everything).unwrap();
+    let errors: Vec<String> = manifests
+        .iter()
+        .filter_map(|m| m.result.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    assert!(errors.is_empty(), "manifests that failed: {errors:#?}");
+    // The corpus has requirements files and pyproject.toml files of many shapes.
+    let count = |manager: &str| manifests.iter().filter(|m| m.manager == manager).count();
+    assert!(
+        count("pip_requirements") >= 50,
+        "{}",
+        count("pip_requirements")
+    );
+    assert!(count("pyproject") >= 14, "{}", count("pyproject"));
+    let deps: usize = manifests
+        .iter()
+        .map(|m| m.result.as_ref().map(|f| f.dependencies.len()).unwrap_or(0))
+        .sum();
+    assert!(deps > 600, "only {deps} dependencies");
+}
+
+/// Bumping every editable range of the corpus to a far-future version, with the range
+/// rewrite each scheme would use, gives valid ranges that admit it; splicing them in
+/// re-parses to the same dependencies with the new values (spans are exact on real files).
+#[test]
+fn every_range_of_the_corpus_rewrites_and_edits_cleanly() {
+    let Some(dir) = unpack() else { return };
+    let plugins = Plugins::standard();
+    let manifests = scan::scan_dir(&plugins, dir.path(), &Everything).unwrap();
+    let mut edited = 0;
+    let mut refused = Vec::new();
+    for manifest in &manifests {
+        let file = manifest.result.as_ref().unwrap();
+        let (_, manager) = plugins.manager(manifest.manager).unwrap();
+        let mut edits = Vec::new();
+        for (index, dep) in file.dependencies.iter().enumerate() {
+            if dep.span.is_none() || dep.skip_reason.is_some() {
+                continue;
+            }
+            let scheme = plugins.scheme(dep.versioning).unwrap();
+            let request = RangeRequest {
+                current_value: &dep.current_value,
+                current_version: None,
+                new_version: "99.1.0",
+                strategy: RangeStrategy::Increase,
+            };
+            match scheme.new_range(request) {
+                Ok(Some(new_value)) => {
+                    assert!(
+                        scheme.satisfies(&new_value, "99.1.0").unwrap(),
+                        "{}: `{}` → `{new_value}`",
+                        manifest.path,
+                        dep.current_value
+                    );
+                    edits.push(ValueEdit { index, new_value });
+                }
+                Ok(None) => {}
+                Err(e) => refused.push(format!("{}: {e}", manifest.path)),
+            }
+        }
+        edited += edits.len();
+        let out = edit_values(manager, &manifest.path, &manifest.content, &edits)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            out.lines().count(),
+            manifest.content.lines().count(),
+            "{}",
+            manifest.path
+        );
+    }
+    assert!(edited > 400, "only {edited} ranges rewritten");
+    // Only upper-bounded clauses that a bump cannot express may be refused.
+    assert!(
+        refused.len() * 50 < edited,
+        "too many refusals: {refused:#?}"
+    );
+}
