@@ -235,6 +235,7 @@ fn directories(w: &mut Walker, fields: &Fields<'_>) -> Option<Vec<RepoPath>> {
             w.problem(f.key_pos, msg);
             None
         }
+        (None, None) if fields.misspelt("directory") || fields.misspelt("directories") => None,
         (None, None) => {
             let msg = format!(
                 "missing required key `directory` (or `directories`) in {}",

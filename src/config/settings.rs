@@ -56,10 +56,23 @@ pub struct Schedule {
     pub cronjob: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeOfDay {
     pub hour: u8,
     pub minute: u8,
+}
+
+impl std::fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}:{:02}", self.hour, self.minute)
+    }
+}
+
+/// As written in the file: `"06:00"`.
+impl Serialize for TimeOfDay {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,11 +118,21 @@ pub struct CommitMessage {
     pub include_scope: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistrySelection {
     /// `registries: "*"`: every registry the entry's ecosystem can use.
     All,
     Named(Vec<RegistryRef>),
+}
+
+/// As written in the file: `"*"` or the list of names.
+impl Serialize for RegistrySelection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RegistrySelection::All => s.serialize_str("*"),
+            RegistrySelection::Named(names) => names.serialize(s),
+        }
+    }
 }
 
 /// A registry named by an entry, with the line that names it.
@@ -280,7 +303,7 @@ fn schedule(w: &mut Walker, f: Field<'_>) -> Option<Schedule> {
         )
     });
     match (interval, cron_field) {
-        (Some(Interval::Cron), None) => {
+        (Some(Interval::Cron), None) if !sf.misspelt("cronjob") => {
             let msg = format!(
                 "missing required key `cronjob` in {p} (required when `interval` is `cron`)"
             );

@@ -101,6 +101,8 @@ pub(crate) struct Fields<'a> {
     pub pos: Pos,
     pub path: &'a str,
     entries: Vec<(&'a str, Pos, &'a Node)>,
+    /// Keys that an unknown key was reported as a likely misspelling of.
+    suggested: Vec<String>,
 }
 
 impl<'a> Fields<'a> {
@@ -114,6 +116,12 @@ impl<'a> Fields<'a> {
                 path: self.path,
                 key,
             })
+    }
+
+    /// Whether an unknown key in this mapping was probably meant to be `key` (then a
+    /// "missing `key`" problem would only repeat the "did you mean" one).
+    pub(crate) fn misspelt(&self, key: &str) -> bool {
+        self.suggested.iter().any(|s| s == key)
     }
 
     pub(crate) fn keys(&self) -> impl Iterator<Item = (&'a str, Pos, &'a Node)> + '_ {
@@ -159,6 +167,7 @@ impl Walker {
         };
         let mut entries: Vec<(&'a str, Pos, &'a Node)> = Vec::new();
         let mut merged: Vec<(&'a str, Pos, &'a Node)> = Vec::new();
+        let mut suggested = Vec::new();
         for (k, v) in raw {
             let Some(name) = k.as_str() else {
                 let msg = format!(
@@ -189,6 +198,7 @@ impl Walker {
                 continue;
             }
             if !keys.allowed.contains(&name) {
+                suggested.extend(suggest(name, keys.allowed).map(str::to_owned));
                 let msg = format!(
                     "unknown key `{}` {}{}",
                     show(name),
@@ -219,6 +229,7 @@ impl Walker {
             pos: node.pos,
             path,
             entries,
+            suggested,
         })
     }
 
@@ -251,7 +262,7 @@ impl Walker {
     /// Reports every key in `required` that `fields` lacks, at the mapping's position.
     pub(crate) fn require(&mut self, fields: &Fields<'_>, required: &[&str]) {
         for key in required {
-            if fields.get(key).is_none() {
+            if fields.get(key).is_none() && !fields.misspelt(key) {
                 let msg = format!("missing required key `{key}` {}", place(fields.path));
                 self.problem(fields.pos, msg);
             }
