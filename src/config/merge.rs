@@ -1,6 +1,6 @@
 //! Repository entries over operator defaults, with registries resolved.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Serialize, Serializer};
 use url::Url;
@@ -282,6 +282,7 @@ fn resolve(
     };
     let known: Vec<&str> = available.keys().map(String::as_str).collect();
     let mut out = Vec::new();
+    let mut taken = HashSet::new();
     let mut ok = true;
     for r in names {
         let line = if from_defaults { entry.line } else { r.line };
@@ -300,7 +301,7 @@ fn resolve(
                 ));
             }
             Some(reg) => {
-                if out.iter().all(|o: &ResolvedRegistry| o.name != reg.name) {
+                if taken.insert(reg.name.as_str()) {
                     out.push(reg.clone());
                 }
             }

@@ -177,6 +177,7 @@ fn operator_registry(
     let keys = KeySet {
         allowed: OPERATOR_REGISTRY_KEYS,
         refused: LITERAL_REFUSALS,
+        free: false,
     };
     let fields = w.map(def, path, &keys)?;
     let location = registry::location(w, &fields);

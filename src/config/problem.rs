@@ -40,9 +40,24 @@ pub struct ConfigErrors {
     pub problems: Vec<Problem>,
 }
 
+/// At most this many problems are kept; a last one says how many more there were.
+pub const MAX_PROBLEMS: usize = 100;
+
 impl ConfigErrors {
     pub(crate) fn new(mut problems: Vec<Problem>) -> Self {
         sort(&mut problems);
+        if problems.len() > MAX_PROBLEMS {
+            let more = problems.len() - MAX_PROBLEMS;
+            let first_hidden = Pos {
+                line: problems[MAX_PROBLEMS].line,
+                column: problems[MAX_PROBLEMS].column,
+            };
+            problems.truncate(MAX_PROBLEMS);
+            problems.push(Problem::new(
+                first_hidden,
+                format!("… and {more} more problems from here on, not shown"),
+            ));
+        }
         ConfigErrors { problems }
     }
 }
@@ -109,6 +124,19 @@ mod tests {
             Problem::new(Pos { line: 2, column: 7 }, "a"),
         ]);
         assert_eq!(e.to_string(), "line 2: a\nline 5: b");
+    }
+
+    #[test]
+    fn problems_are_capped() {
+        let many = (1..=250)
+            .map(|line| Problem::new(Pos { line, column: 1 }, "x"))
+            .collect();
+        let e = ConfigErrors::new(many);
+        assert_eq!(e.problems.len(), MAX_PROBLEMS + 1);
+        assert_eq!(
+            e.problems[MAX_PROBLEMS].to_string(),
+            "line 101: … and 150 more problems from here on, not shown"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use url::Url;
 
 use super::enums::{RegistryKind, UNSUPPORTED_DEPENDABOT_REGISTRY_TYPES};
 use super::problem::show;
-use super::rules::{self, NAME_PATTERN};
+use super::rules::NAME_PATTERN;
 use super::walk::{Field, Fields, KeySet, Walker};
 use super::yaml::{Kind, Node};
 
@@ -42,16 +42,12 @@ pub(crate) fn named_entries<'a>(
     f: Field<'a>,
     path: &'a str,
 ) -> Vec<(&'a str, usize, &'a Node)> {
-    let names: Vec<&str> = match &f.value.kind {
-        Kind::Map(entries) => entries.iter().filter_map(|(k, _)| k.as_str()).collect(),
-        _ => Vec::new(),
-    };
-    let Some(fields) = w.map(f.value, path, &KeySet::new(&names)) else {
+    let Some(fields) = w.map(f.value, path, &KeySet::free()) else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for (name, pos, value) in fields.keys() {
-        if !rules::matches(NAME_PATTERN, name) {
+        if !w.matches(NAME_PATTERN, name) {
             let msg = format!(
                 "{path}: registry name `{}` may only hold letters, digits, `.`, `_` and `-`",
                 show(name)

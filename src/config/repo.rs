@@ -1,6 +1,6 @@
 //! The per-repository `.updatebot.yml` (Dependabot's `dependabot.yml` version 2 vocabulary).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use url::Url;
@@ -137,6 +137,7 @@ fn repo_registries(
         let keys = KeySet {
             allowed: REPO_REGISTRY_KEYS,
             refused: &CREDENTIAL_REFUSALS,
+            free: false,
         };
         let Some(fields) = w.map(def, &path, &keys) else {
             continue;
@@ -271,13 +272,15 @@ fn directories(w: &mut Walker, fields: &Fields<'_>) -> Option<Vec<RepoPath>> {
 /// Dependabot refuses two entries with the same ecosystem, directories and target branch:
 /// they would open the same merge requests twice.
 fn check_unique(w: &mut Walker, updates: &[UpdateEntry]) {
-    for (n, e) in updates.iter().enumerate() {
-        let same = updates[..n].iter().find(|o| {
-            o.package_ecosystem == e.package_ecosystem
-                && o.directories == e.directories
-                && o.settings.target_branch == e.settings.target_branch
-        });
-        if let Some(o) = same {
+    type Key<'e> = (PackageEcosystem, &'e [RepoPath], Option<&'e str>);
+    let mut first: HashMap<Key<'_>, &UpdateEntry> = HashMap::new();
+    for e in updates {
+        let key = (
+            e.package_ecosystem,
+            e.directories.as_slice(),
+            e.settings.target_branch.as_deref(),
+        );
+        if let Some(o) = first.get(&key) {
             let dirs: Vec<&str> = e.directories.iter().map(RepoPath::as_str).collect();
             let msg = format!(
                 "updates[{}] repeats updates[{}] (line {}): same package-ecosystem `{}`, directory `{}` and target-branch",
@@ -294,6 +297,8 @@ fn check_unique(w: &mut Walker, updates: &[UpdateEntry]) {
                 },
                 msg,
             );
+        } else {
+            first.insert(key, e);
         }
     }
 }

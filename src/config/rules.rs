@@ -36,7 +36,8 @@ pub const PATH_FORBIDDEN: &[(&str, &str)] = &[
     (r"[\x00-\x1f\x7f]", "must not contain control characters"),
 ];
 
-pub(crate) fn matches(pattern: &str, text: &str) -> bool {
+#[cfg(test)]
+fn matches(pattern: &str, text: &str) -> bool {
     regex::Regex::new(pattern).is_ok_and(|re| re.is_match(text))
 }
 
@@ -45,11 +46,11 @@ pub(crate) fn patterned(
     w: &mut Walker,
     node: &Node,
     path: &str,
-    pattern: &str,
+    pattern: &'static str,
     what: &str,
 ) -> Option<String> {
     let s = w.string_node(node, path)?;
-    if matches(pattern, &s) {
+    if w.matches(pattern, &s) {
         Some(s)
     } else {
         w.problem(node.pos, format!("{path}: `{}` is not {what}", show(&s)));
@@ -116,7 +117,7 @@ fn check_path(w: &mut Walker, node: &Node, path: &str, glob_allowed: bool) -> Op
     let s = w.string_node(node, path)?;
     let mut ok = true;
     for (pattern, why) in PATH_FORBIDDEN {
-        if matches(pattern, &s) {
+        if w.matches(pattern, &s) {
             w.problem(node.pos, format!("{path}: `{}` {why}", show(&s)));
             ok = false;
         }

@@ -389,7 +389,7 @@ fn groups(w: &mut Walker, f: Field<'_>) -> Option<Vec<Group>> {
     let mut out = Vec::new();
     for (name, key_pos, value) in gf.keys() {
         let gp = format!("{p}.{name}");
-        if !rules::matches(NAME_PATTERN, name) {
+        if !w.matches(NAME_PATTERN, name) {
             let msg = format!(
                 "{p}: group name `{}` may only hold letters, digits, `.`, `_` and `-`",
                 show(name)
@@ -543,5 +543,6 @@ pub(crate) fn defaults_keys() -> KeySet<'static> {
     KeySet {
         allowed: keys::SETTINGS_KEYS,
         refused: DEFAULTS_REFUSED,
+        free: false,
     }
 }

@@ -1,5 +1,7 @@
 //! Typed reading of the YAML tree, collecting every problem instead of stopping at one.
 
+use std::collections::{HashMap, HashSet};
+
 use super::problem::{show, Pos, Problem};
 use super::yaml::{Kind, Node, Value};
 
@@ -30,6 +32,10 @@ pub(crate) fn place(path: &str) -> String {
 
 /// The closest candidate to a misspelt `word`, if it is close enough to be a likely typo.
 pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    // Keys and values in the vocabulary are short; a long word is no typo of them.
+    if word.len() > 64 {
+        return None;
+    }
     let norm = |s: &str| s.to_ascii_lowercase().replace('_', "-");
     let word = norm(word);
     let limit = match word.chars().count() {
@@ -70,6 +76,8 @@ fn did_you_mean(word: &str, candidates: &[&str]) -> String {
 pub(crate) struct KeySet<'k> {
     pub allowed: &'k [&'k str],
     pub refused: &'k [(&'k str, &'k str)],
+    /// Names chosen by the user (registry and group names): every string key is allowed.
+    pub free: bool,
 }
 
 impl<'k> KeySet<'k> {
@@ -77,7 +85,20 @@ impl<'k> KeySet<'k> {
         KeySet {
             allowed,
             refused: &[],
+            free: false,
         }
+    }
+
+    pub(crate) const fn free() -> Self {
+        KeySet {
+            allowed: &[],
+            refused: &[],
+            free: true,
+        }
+    }
+
+    fn allows(&self, key: &str) -> bool {
+        self.free || self.allowed.contains(&key)
     }
 }
 
@@ -133,9 +154,20 @@ impl<'a> Fields<'a> {
 #[derive(Default)]
 pub(crate) struct Walker {
     pub problems: Vec<Problem>,
+    /// Patterns compiled once per parse (they are `rules` constants).
+    regexes: HashMap<&'static str, Option<regex::Regex>>,
 }
 
 impl Walker {
+    /// Whether `text` matches `pattern`, one of the constants in `rules`.
+    pub(crate) fn matches(&mut self, pattern: &'static str, text: &str) -> bool {
+        self.regexes
+            .entry(pattern)
+            .or_insert_with(|| regex::Regex::new(pattern).ok())
+            .as_ref()
+            .is_some_and(|re| re.is_match(text))
+    }
+
     pub(crate) fn problem(&mut self, pos: Pos, message: impl Into<String>) {
         self.problems.push(Problem::new(pos, message));
     }
@@ -166,6 +198,7 @@ impl Walker {
             return None;
         };
         let mut entries: Vec<(&'a str, Pos, &'a Node)> = Vec::new();
+        let mut seen: HashMap<&'a str, Pos> = HashMap::new();
         let mut merged: Vec<(&'a str, Pos, &'a Node)> = Vec::new();
         let mut suggested = Vec::new();
         for (k, v) in raw {
@@ -182,7 +215,7 @@ impl Walker {
                 self.merge_key(v, path, &mut merged);
                 continue;
             }
-            if let Some((_, first, _)) = entries.iter().find(|(n, _, _)| *n == name) {
+            if let Some(first) = seen.get(name) {
                 let msg = format!(
                     "duplicate key `{}` {} (first given on line {})",
                     show(name),
@@ -197,7 +230,7 @@ impl Walker {
                 self.problem(k.pos, msg);
                 continue;
             }
-            if !keys.allowed.contains(&name) {
+            if !keys.allows(name) {
                 suggested.extend(suggest(name, keys.allowed).map(str::to_owned));
                 let msg = format!(
                     "unknown key `{}` {}{}",
@@ -208,11 +241,13 @@ impl Walker {
                 self.problem(k.pos, msg);
                 continue;
             }
+            seen.insert(name, k.pos);
             entries.push((name, k.pos, v));
         }
         for m in merged {
-            if entries.iter().all(|(n, _, _)| *n != m.0) {
-                if keys.allowed.contains(&m.0) {
+            if !seen.contains_key(m.0) {
+                if keys.allows(m.0) {
+                    seen.insert(m.0, m.1);
                     entries.push(m);
                 } else {
                     let msg = format!(
@@ -239,6 +274,7 @@ impl Walker {
             Kind::Seq(items) => items.iter().collect(),
             _ => vec![v],
         };
+        let mut seen: HashSet<&'a str> = out.iter().map(|(n, _, _)| *n).collect();
         for source in sources {
             let Kind::Map(raw) = &source.kind else {
                 let msg = format!(
@@ -251,7 +287,7 @@ impl Walker {
             };
             for (k, v) in raw {
                 if let Some(name) = k.as_str() {
-                    if out.iter().all(|(n, _, _)| *n != name) {
+                    if seen.insert(name) {
                         out.push((name, k.pos, v));
                     }
                 }

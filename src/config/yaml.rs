@@ -17,6 +17,8 @@ use super::problem::{show, Pos, Problem};
 const MAX_DEPTH: usize = 64;
 /// Upper bound on nodes produced by alias expansion ("billion laughs").
 const MAX_ALIAS_NODES: usize = 10_000;
+/// Configuration files are small; a bigger one is refused rather than parsed.
+pub(crate) const MAX_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {
@@ -82,6 +84,13 @@ impl Node {
 /// Returns the root node (`None` for an empty document) and the problems found. A syntax
 /// error gives no tree and exactly one problem, at the parser's position.
 pub(crate) fn parse(text: &str) -> (Option<Node>, Vec<Problem>) {
+    if text.len() > MAX_BYTES {
+        let msg = format!(
+            "the file is larger than {} KiB; refusing to read it",
+            MAX_BYTES / 1024
+        );
+        return (None, vec![Problem::new(Pos::START, msg)]);
+    }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
@@ -370,6 +379,15 @@ mod tests {
         assert_eq!(problems[0].line, 2);
         let (_, problems) = parse("a: !reference [x]\n");
         assert_eq!(problems.len(), 1);
+    }
+
+    #[test]
+    fn oversized_text_is_refused_unparsed() {
+        let text = "#".repeat(MAX_BYTES + 1);
+        let (node, problems) = parse(&text);
+        assert!(node.is_none());
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, 1);
     }
 
     #[test]
