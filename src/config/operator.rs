@@ -139,14 +139,12 @@ fn read_root(w: &mut Walker, root: &yaml::Node, sources: &Sources<'_>) -> Option
     }
     if let Some(f) = top.get("http") {
         if let Some(hf) = w.map(f.value, "http", &KeySet::new(HTTP_KEYS)) {
-            if let Some(t) = hf
-                .get("timeout-seconds")
-                .and_then(|f| w.uint(f, MAX_TIMEOUT_SECONDS))
-            {
-                if t == 0 {
-                    w.problem(hf.pos, "http.timeout-seconds: must be at least 1");
+            if let Some(f) = hf.get("timeout-seconds") {
+                match w.uint(f, MAX_TIMEOUT_SECONDS) {
+                    Some(0) => w.problem(f.value.pos, "http.timeout-seconds: must be at least 1"),
+                    Some(t) => config.http.timeout_seconds = u32::try_from(t).unwrap_or(u32::MAX),
+                    None => {}
                 }
-                config.http.timeout_seconds = u32::try_from(t).unwrap_or(u32::MAX);
             }
             if let Some(r) = hf.get("retries").and_then(|f| w.uint(f, MAX_RETRIES)) {
                 config.http.retries = u32::try_from(r).unwrap_or(u32::MAX);
