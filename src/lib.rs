@@ -1,11 +1,13 @@
 //! updatebot: a dependency-update bot for self-hosted GitLab.
 //!
-//! The binary's pieces: [`scan`] finds manifests and extracts dependencies, [`lookup`] asks
-//! the registries, [`policy`] decides, [`apply`] edits manifests and lockfiles, [`report`]
-//! prints. Ecosystems plug in through [`plugins`].
+//! The binary's pieces: [`config`] reads `.updatebot.yml` and the operator config, [`scan`]
+//! finds manifests and extracts dependencies, [`check`] asks the registries and applies the
+//! [`policy`], [`apply`] edits manifests and lockfiles, [`report`] prints. Ecosystems plug in
+//! through [`plugins`].
 
 pub mod apply;
 pub mod check;
+pub mod config;
 pub mod plugins;
 pub mod policy;
 pub mod report;

@@ -1,0 +1,96 @@
+//! Every key the configuration accepts, listed once.
+//!
+//! The parser checks mappings against these lists and the JSON schema test checks that
+//! `config/updatebot.schema.json` describes exactly the same keys.
+
+/// Top level of `.updatebot.yml`.
+pub const TOP_KEYS: &[&str] = &["version", "updates", "registries", "enable-beta-ecosystems"];
+
+/// `registries.<name>` in `.updatebot.yml` (hosts only, never credentials).
+pub const REPO_REGISTRY_KEYS: &[&str] = &["type", "url", "replaces-base"];
+
+/// Credential keys Dependabot allows in `registries.<name>`; refused in a repository.
+pub const CREDENTIAL_KEYS: &[&str] = &[
+    "username",
+    "password",
+    "token",
+    "key",
+    "auth-key",
+    "public-key-fingerprint",
+];
+
+/// `updates[]` keys that name where to look; not allowed in operator defaults.
+pub const ENTRY_KEYS: &[&str] = &["package-ecosystem", "directory", "directories"];
+
+/// `updates[]` keys that are settings; also allowed in the operator's `defaults`.
+pub const SETTINGS_KEYS: &[&str] = &[
+    "exclude-paths",
+    "schedule",
+    "allow",
+    "ignore",
+    "groups",
+    "labels",
+    "assignees",
+    "reviewers",
+    "milestone",
+    OPEN_LIMIT,
+    OPEN_LIMIT_GITLAB,
+    "versioning-strategy",
+    "commit-message",
+    "target-branch",
+    "registries",
+    "cooldown",
+    "rebase-strategy",
+    BRANCH_NAME,
+    BRANCH_NAME_GITLAB,
+    "insecure-external-code-execution",
+    "vendor",
+];
+
+pub const OPEN_LIMIT: &str = "open-pull-requests-limit";
+pub const OPEN_LIMIT_GITLAB: &str = "open-merge-requests-limit";
+pub const BRANCH_NAME: &str = "pull-request-branch-name";
+pub const BRANCH_NAME_GITLAB: &str = "merge-request-branch-name";
+
+/// All keys of an `updates[]` entry.
+pub fn update_keys() -> Vec<&'static str> {
+    ENTRY_KEYS.iter().chain(SETTINGS_KEYS).copied().collect()
+}
+
+pub const SCHEDULE_KEYS: &[&str] = &["interval", "day", "time", "timezone", "cronjob"];
+pub const ALLOW_KEYS: &[&str] = &["dependency-name", "dependency-type"];
+pub const IGNORE_KEYS: &[&str] = &["dependency-name", "versions", "update-types"];
+pub const GROUP_KEYS: &[&str] = &[
+    "applies-to",
+    "dependency-type",
+    "patterns",
+    "exclude-patterns",
+    "update-types",
+];
+pub const COMMIT_MESSAGE_KEYS: &[&str] = &["prefix", "prefix-development", "include"];
+pub const COOLDOWN_KEYS: &[&str] = &[
+    "default-days",
+    "semver-major-days",
+    "semver-minor-days",
+    "semver-patch-days",
+    "include",
+    "exclude",
+];
+pub const BRANCH_NAME_KEYS: &[&str] = &["separator"];
+
+/// Top level of the operator config.
+pub const OPERATOR_TOP_KEYS: &[&str] = &["registries", "defaults", "http"];
+/// `registries.<name>` in the operator config.
+pub const OPERATOR_REGISTRY_KEYS: &[&str] = &[
+    "type",
+    "url",
+    "replaces-base",
+    "username",
+    "username-env",
+    "username-file",
+    "password-env",
+    "password-file",
+    "token-env",
+    "token-file",
+];
+pub const HTTP_KEYS: &[&str] = &["timeout-seconds", "retries"];

@@ -1,0 +1,318 @@
+//! The operator config (`--config FILE`): registries with credentials, defaults, HTTP.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+use url::Url;
+
+use super::enums::RegistryKind;
+use super::keys::{HTTP_KEYS, OPERATOR_REGISTRY_KEYS, OPERATOR_TOP_KEYS};
+use super::problem::{show, ConfigErrors};
+use super::registry;
+use super::settings::{defaults_keys, parse_settings, UpdateSettings};
+use super::walk::{place, Field, Fields, KeySet, Walker};
+use super::yaml;
+
+/// A credential read from the environment or a file. It prints as `***`, has no
+/// `Serialize`, and gives its text only through [`Secret::expose`].
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret text, for the one place that sends it (an HTTP `Authorization` header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// HTTP basic authentication (PyPI-style `__token__` + token, Docker registries).
+    Basic { username: String, password: Secret },
+    /// A bearer token (npm registries, GitLab package registries).
+    Bearer { token: Secret },
+}
+
+/// `registries.<name>` in the operator config.
+#[derive(Debug, Clone)]
+pub struct OperatorRegistry {
+    pub kind: RegistryKind,
+    pub url: Url,
+    pub replaces_base: bool,
+    /// `None`: an anonymous registry (a mirror, say).
+    pub credentials: Option<Credentials>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    pub timeout_seconds: u32,
+    pub retries: u32,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            timeout_seconds: 30,
+            retries: 3,
+        }
+    }
+}
+
+pub const MAX_TIMEOUT_SECONDS: u64 = 3600;
+pub const MAX_RETRIES: u64 = 20;
+
+#[derive(Debug, Clone, Default)]
+pub struct OperatorConfig {
+    pub registries: BTreeMap<String, OperatorRegistry>,
+    /// Applied under every repository entry (the repository's values win).
+    pub defaults: UpdateSettings,
+    pub http: HttpSettings,
+}
+
+/// Parses the operator config and reads every secret it names.
+///
+/// `env` looks up an environment variable and `read_file` reads a file (relative paths are
+/// the caller's to resolve), so tests need no global state. A secret loses one trailing
+/// newline. A missing variable, unreadable file or empty secret is a problem naming the
+/// registry and the variable or file, never the value.
+pub fn load_operator_config(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    read_file: &dyn Fn(&Path) -> io::Result<String>,
+) -> Result<OperatorConfig, ConfigErrors> {
+    let (root, mut problems) = yaml::parse(text);
+    let Some(root) = root else {
+        if problems.is_empty() {
+            // An empty operator config is valid: no registries, no defaults.
+            return Ok(OperatorConfig::default());
+        }
+        return Err(ConfigErrors::new(problems));
+    };
+    let mut w = Walker::default();
+    let sources = Sources { env, read_file };
+    let config = read_root(&mut w, &root, &sources);
+    problems.append(&mut w.problems);
+    match config {
+        Some(c) if problems.is_empty() => Ok(c),
+        _ => Err(ConfigErrors::new(problems)),
+    }
+}
+
+struct Sources<'s> {
+    env: &'s dyn Fn(&str) -> Option<String>,
+    read_file: &'s dyn Fn(&Path) -> io::Result<String>,
+}
+
+fn read_root(w: &mut Walker, root: &yaml::Node, sources: &Sources<'_>) -> Option<OperatorConfig> {
+    let top = w.map(root, "", &KeySet::new(OPERATOR_TOP_KEYS))?;
+    let mut config = OperatorConfig::default();
+    if let Some(f) = top.get("registries") {
+        for (name, _, def) in registry::named_entries(w, f, "registries") {
+            if let Some(r) = operator_registry(w, def, &format!("registries.{name}"), name, sources)
+            {
+                config.registries.insert(name.to_owned(), r);
+            }
+        }
+    }
+    if let Some(f) = top.get("defaults") {
+        if let Some(df) = w.map(f.value, "defaults", &defaults_keys()) {
+            config.defaults = parse_settings(w, &df);
+        }
+    }
+    if let Some(f) = top.get("http") {
+        if let Some(hf) = w.map(f.value, "http", &KeySet::new(HTTP_KEYS)) {
+            if let Some(f) = hf.get("timeout-seconds") {
+                match w.uint(f, MAX_TIMEOUT_SECONDS) {
+                    Some(0) => w.problem(f.value.pos, "http.timeout-seconds: must be at least 1"),
+                    Some(t) => config.http.timeout_seconds = u32::try_from(t).unwrap_or(u32::MAX),
+                    None => {}
+                }
+            }
+            if let Some(r) = hf.get("retries").and_then(|f| w.uint(f, MAX_RETRIES)) {
+                config.http.retries = u32::try_from(r).unwrap_or(u32::MAX);
+            }
+        }
+    }
+    Some(config)
+}
+
+const LITERAL_REFUSALS: &[(&str, &str)] = &[
+    (
+        "password",
+        "write `password-env` or `password-file` so the secret stays out of the file",
+    ),
+    (
+        "token",
+        "write `token-env` or `token-file` so the secret stays out of the file",
+    ),
+];
+
+fn operator_registry(
+    w: &mut Walker,
+    def: &yaml::Node,
+    path: &str,
+    name: &str,
+    sources: &Sources<'_>,
+) -> Option<OperatorRegistry> {
+    let keys = KeySet {
+        allowed: OPERATOR_REGISTRY_KEYS,
+        refused: LITERAL_REFUSALS,
+        free: false,
+    };
+    let fields = w.map(def, path, &keys)?;
+    let location = registry::location(w, &fields);
+    let credentials = credentials(w, &fields, name, sources);
+    let location = location?;
+    Some(OperatorRegistry {
+        kind: location.kind,
+        url: location.url,
+        replaces_base: location.replaces_base,
+        credentials: credentials?,
+    })
+}
+
+/// `Some(None)`: no credentials; `None`: a problem was reported.
+fn credentials(
+    w: &mut Walker,
+    fields: &Fields<'_>,
+    name: &str,
+    sources: &Sources<'_>,
+) -> Option<Option<Credentials>> {
+    let username = exclusive(w, fields, &["username", "username-env", "username-file"])?;
+    let password = exclusive(w, fields, &["password-env", "password-file"])?;
+    let token = exclusive(w, fields, &["token-env", "token-file"])?;
+    let here = place(fields.path);
+    match (username, password, token) {
+        (None, None, None) => Some(None),
+        (None, None, Some(t)) => {
+            let token = read_secret(w, t, name, sources)?;
+            Some(Some(Credentials::Bearer { token }))
+        }
+        (Some(u), Some(p), None) => {
+            let username = if u.key == "username" {
+                w.string(u)
+            } else {
+                read_secret(w, u, name, sources).map(|s| s.0)
+            };
+            let password = read_secret(w, p, name, sources);
+            Some(Some(Credentials::Basic {
+                username: username?,
+                password: password?,
+            }))
+        }
+        (_, _, Some(t)) => {
+            let msg = format!("give either a token or a username and password {here}, not both");
+            w.problem(t.key_pos, msg);
+            None
+        }
+        (Some(u), None, None) => {
+            let msg = format!("`{}` {here} needs `password-env` or `password-file`", u.key);
+            w.problem(u.key_pos, msg);
+            None
+        }
+        (None, Some(p), None) => {
+            let msg = format!(
+                "`{}` {here} needs `username`, `username-env` or `username-file`",
+                p.key
+            );
+            w.problem(p.key_pos, msg);
+            None
+        }
+    }
+}
+
+/// At most one of `keys` may be given. `Some(None)`: none given; `None`: more than one.
+fn exclusive<'a>(
+    w: &mut Walker,
+    fields: &Fields<'a>,
+    keys: &[&'a str],
+) -> Option<Option<Field<'a>>> {
+    let given: Vec<Field<'a>> = keys.iter().filter_map(|k| fields.get(k)).collect();
+    if given.len() > 1 {
+        let names: Vec<String> = given.iter().map(|f| format!("`{}`", f.key)).collect();
+        let msg = format!(
+            "give only one of {} {}",
+            names.join(", "),
+            place(fields.path)
+        );
+        w.problem(given[1].key_pos, msg);
+        return None;
+    }
+    Some(given.into_iter().next())
+}
+
+/// Reads the secret that an `*-env` or `*-file` key names.
+fn read_secret(
+    w: &mut Walker,
+    f: Field<'_>,
+    registry: &str,
+    sources: &Sources<'_>,
+) -> Option<Secret> {
+    let source = w.string(f)?;
+    let from_env = f.key.ends_with("-env");
+    let value = if from_env {
+        match (sources.env)(&source) {
+            Some(v) => v,
+            None => {
+                let msg = format!(
+                    "registry `{registry}`: environment variable `{}` (from `{}`) is not set",
+                    show(&source),
+                    f.key
+                );
+                w.problem(f.value.pos, msg);
+                return None;
+            }
+        }
+    } else {
+        match (sources.read_file)(Path::new(&source)) {
+            Ok(v) => v,
+            Err(e) => {
+                let msg = format!(
+                    "registry `{registry}`: cannot read file `{}` (from `{}`): {}",
+                    show(&source),
+                    f.key,
+                    e.kind()
+                );
+                w.problem(f.value.pos, msg);
+                return None;
+            }
+        }
+    };
+    let trimmed = value
+        .strip_suffix("\r\n")
+        .or_else(|| value.strip_suffix('\n'))
+        .unwrap_or(&value);
+    if trimmed.is_empty() {
+        let what = if from_env {
+            "environment variable"
+        } else {
+            "file"
+        };
+        let msg = format!(
+            "registry `{registry}`: {what} `{}` (from `{}`) is empty",
+            show(&source),
+            f.key
+        );
+        w.problem(f.value.pos, msg);
+        return None;
+    }
+    Some(Secret(trimmed.to_owned()))
+}
