@@ -283,6 +283,7 @@ export UPDATEBOT_TEST_DEVPI_PID=$pid
 export UPDATEBOT_TEST_DEVPI_SERVERDIR='$server_dir'
 export UPDATEBOT_TEST_DEVPI_TMPDIR='$tmp'
 export UPDATEBOT_TEST_DEVPI_LOG='$server_log'
+export UPDATEBOT_TEST_PIP='$ENV_DIR/bin/pip'
 EOF
     log "devpi-server (pid $pid) serving $url/$INDEX/+simple/ ; env in $ENV_FILE"
     echo "$url/$INDEX/+simple/"

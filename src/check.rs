@@ -70,26 +70,48 @@ impl ManifestResult {
 }
 
 /// Where a dependency is looked up: its own registries, else its manifest's, else the
-/// configured ones (plus the ecosystem default unless they replace it).
+/// configured ones (plus the ecosystem default unless they replace it). A manifest naming the
+/// public default explicitly (`[[source]] url = "https://pypi.org/simple"`) gets the
+/// operator's replacement for it, if there is one.
 fn registry_urls(
     plugin: &dyn Plugin,
     dep: &Dependency,
     manifest: &Manifest,
     settings: &dyn Settings,
 ) -> Vec<String> {
-    if !dep.registry_urls.is_empty() {
-        return dep.registry_urls.clone();
-    }
-    if let Ok(file) = &manifest.result {
-        if !file.registry_urls.is_empty() {
-            return file.registry_urls.clone();
+    let (configured, replaces) = settings.registries(plugin.ecosystem(), &manifest.path);
+    let default = plugin.default_registry_url();
+    let named = if !dep.registry_urls.is_empty() {
+        dep.registry_urls.clone()
+    } else {
+        match &manifest.result {
+            Ok(file) => file.registry_urls.clone(),
+            Err(_) => Vec::new(),
         }
+    };
+    if !named.is_empty() {
+        let mut out = Vec::new();
+        for url in named {
+            if replaces && same_registry(&url, default) {
+                out.extend(configured.iter().cloned());
+            } else {
+                out.push(url);
+            }
+        }
+        out.dedup();
+        return out;
     }
-    let (mut urls, replaces) = settings.registries(plugin.ecosystem(), &manifest.path);
+    let mut urls = configured;
     if !replaces || urls.is_empty() {
-        urls.push(plugin.default_registry_url().to_string());
+        urls.push(default.to_string());
     }
     urls
+}
+
+/// Whether two registry URLs name the same place (scheme and host case, trailing slash aside).
+fn same_registry(a: &str, b: &str) -> bool {
+    let norm = |u: &str| u.trim_end_matches('/').to_ascii_lowercase();
+    norm(a) == norm(b)
 }
 
 type Key = (Ecosystem, Vec<String>, String);

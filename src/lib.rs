@@ -10,6 +10,7 @@ pub mod check;
 pub mod config;
 pub mod plugins;
 pub mod policy;
+pub mod project;
 pub mod report;
 pub mod scan;
 pub mod workbench;

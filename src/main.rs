@@ -6,11 +6,13 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use updatebot::check::{Checker, Defaults, ManifestResult, Settings};
+use updatebot::check::{Checker, ManifestResult};
+use updatebot::config::{self, ConfigErrors, Credentials, OperatorConfig, RepoConfig};
 use updatebot::plugins::Plugins;
-use updatebot::scan::{self, Coverage, Everything};
+use updatebot::project::ProjectSettings;
+use updatebot::scan;
 use updatebot::{apply, report, workbench};
-use updatebot_core::http::{HttpClient, HttpOptions};
+use updatebot_core::http::{Auth, Credential, HttpClient, HttpOptions};
 use updatebot_core::registry::LookupCache;
 
 /// Exit codes (also in the README).
@@ -83,8 +85,14 @@ enum Command {
         #[arg(long, value_enum)]
         scheme: SchemeName,
     },
-    /// Validate a `.updatebot.yml` and print every problem with its line.
-    Validate { file: PathBuf },
+    /// Validate a `.updatebot.yml` (or, with --operator, an operator config) and print every
+    /// problem with its line.
+    Validate {
+        file: PathBuf,
+        /// FILE is an operator configuration (its secrets are read from env/files too).
+        #[arg(long)]
+        operator: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -99,7 +107,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            match e.downcast_ref::<BadConfig>() {
+                Some(bad) => eprintln!("{bad}"),
+                None => eprintln!("error: {e:#}"),
+            }
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -130,7 +141,7 @@ fn run(cli: Cli) -> Result<u8> {
             workbench::run(scheme, std::io::stdin().lock(), std::io::stdout().lock())?;
             Ok(EXIT_OK)
         }
-        Command::Validate { file } => validate(&file),
+        Command::Validate { file, operator } => validate(&file, operator),
     }
 }
 
@@ -141,15 +152,102 @@ fn ensure_dir(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn coverage_for(_path: &Path) -> Result<Box<dyn Coverage>> {
-    Ok(Box::new(Everything))
+/// A configuration that could not be used: its problems, each prefixed with the file.
+#[derive(Debug)]
+struct BadConfig(String);
+
+impl std::fmt::Display for BadConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadConfig {}
+
+fn located(file: &Path, errors: &ConfigErrors) -> String {
+    errors
+        .problems
+        .iter()
+        .map(|p| format!("{}:{}:{}: {}", file.display(), p.line, p.column, p.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The operator config at `file`, secrets read from the environment and from files (relative
+/// paths are relative to the config file). No file: an empty config.
+fn operator_config(file: Option<&Path>) -> Result<OperatorConfig> {
+    let Some(file) = file else {
+        return config::load_operator_config("{}", &|_| None, &|_| Ok(String::new()))
+            .map_err(|e| anyhow::anyhow!("{e}"));
+    };
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read `{}`", file.display()))?;
+    let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    config::load_operator_config(&text, &|name| std::env::var(name).ok(), &|p| {
+        std::fs::read_to_string(base.join(p))
+    })
+    .map_err(|e| BadConfig(located(file, &e)).into())
+}
+
+/// The checkout's `.updatebot.yml`, if it has one.
+fn repo_config(root: &Path) -> Result<Option<RepoConfig>> {
+    let file = root.join(config::REPO_CONFIG_FILE);
+    if !file.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read `{}`", file.display()))?;
+    let repo = config::parse_repo_config(&text).map_err(|e| BadConfig(located(&file, &e)))?;
+    for warning in &repo.warnings {
+        eprintln!(
+            "{}:{}:{}: warning: {}",
+            file.display(),
+            warning.line,
+            warning.column,
+            warning.message
+        );
+    }
+    Ok(Some(repo))
+}
+
+fn project_settings(root: &Path, operator: &OperatorConfig) -> Result<ProjectSettings> {
+    let repo = repo_config(root)?;
+    ProjectSettings::new(repo.as_ref(), operator)
+        .map_err(|e| BadConfig(located(&root.join(config::REPO_CONFIG_FILE), &e)).into())
+}
+
+/// An HTTP client carrying the operator's credentials, each for its own origin only.
+fn http_client(operator: &OperatorConfig) -> Result<HttpClient> {
+    let credentials = operator
+        .registries
+        .values()
+        .filter_map(|r| {
+            let auth = match r.credentials.as_ref()? {
+                Credentials::Basic { username, password } => Auth::Basic {
+                    username: username.clone(),
+                    password: password.clone(),
+                },
+                Credentials::Bearer { token } => Auth::Bearer(token.clone()),
+            };
+            Some(Credential {
+                url: r.url.clone(),
+                auth,
+            })
+        })
+        .collect();
+    let options = HttpOptions {
+        timeout: std::time::Duration::from_secs(u64::from(operator.http.timeout_seconds)),
+        retries: operator.http.retries,
+        ..HttpOptions::default()
+    };
+    Ok(HttpClient::new(options, credentials)?)
 }
 
 fn extract(path: &Path, format: Format) -> Result<u8> {
     ensure_dir(path)?;
     let plugins = Plugins::standard();
-    let coverage = coverage_for(path)?;
-    let manifests = scan::scan_dir(&plugins, path, coverage.as_ref())
+    let settings = project_settings(path, &operator_config(None)?)?;
+    let manifests = scan::scan_dir(&plugins, path, &settings)
         .with_context(|| format!("cannot scan `{}`", path.display()))?;
     match format {
         Format::Json => println!(
@@ -166,15 +264,15 @@ fn extract(path: &Path, format: Format) -> Result<u8> {
 }
 
 /// `check`, and `update` when `update` is `Some(dry_run)`.
-fn check(path: &Path, format: Format, _config: Option<&Path>, update: Option<bool>) -> Result<u8> {
+fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool>) -> Result<u8> {
     ensure_dir(path)?;
     let plugins = Plugins::standard();
-    let coverage = coverage_for(path)?;
-    let settings: Box<dyn Settings> = Box::new(Defaults);
+    let operator = operator_config(config)?;
+    let settings = project_settings(path, &operator)?;
     let files =
         scan::list_files(path).with_context(|| format!("cannot scan `{}`", path.display()))?;
-    let manifests = scan::scan_dir(&plugins, path, coverage.as_ref())?;
-    let http = Arc::new(HttpClient::new(HttpOptions::default(), Vec::new())?);
+    let manifests = scan::scan_dir(&plugins, path, &settings)?;
+    let http = Arc::new(http_client(&operator)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -182,7 +280,7 @@ fn check(path: &Path, format: Format, _config: Option<&Path>, update: Option<boo
         plugins: &plugins,
         http,
         cache: Arc::new(LookupCache::new()),
-        settings: settings.as_ref(),
+        settings: &settings,
         now: chrono::Utc::now(),
         concurrency: 16,
     };
@@ -237,8 +335,37 @@ fn check(path: &Path, format: Format, _config: Option<&Path>, update: Option<boo
     })
 }
 
-fn validate(_file: &Path) -> Result<u8> {
-    anyhow::bail!("validate: configuration support is not built yet")
+fn validate(file: &Path, operator: bool) -> Result<u8> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read `{}`", file.display()))?;
+    let outcome = if operator {
+        let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        config::load_operator_config(&text, &|name| std::env::var(name).ok(), &|p| {
+            std::fs::read_to_string(base.join(p))
+        })
+        .map(|_| Vec::new())
+    } else {
+        config::parse_repo_config(&text).map(|repo| repo.warnings)
+    };
+    match outcome {
+        Ok(warnings) => {
+            for w in &warnings {
+                println!(
+                    "{}:{}:{}: warning: {}",
+                    file.display(),
+                    w.line,
+                    w.column,
+                    w.message
+                );
+            }
+            println!("{}: valid", file.display());
+            Ok(EXIT_OK)
+        }
+        Err(errors) => {
+            println!("{}", located(file, &errors));
+            Ok(EXIT_PARTIAL)
+        }
+    }
 }
 
 /// A progress bar on a terminal, plain lines otherwise.

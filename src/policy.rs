@@ -1,6 +1,7 @@
 //! Policy: which update, if any, a dependency gets. Pure: the releases come in, a decision
 //! goes out, with the reason when there is no update.
 
+use crate::config::AllowDependencyType;
 use chrono::{DateTime, Utc};
 use globset::{GlobBuilder, GlobMatcher};
 use updatebot_core::dependency::{Dependency, SkipReason};
@@ -56,20 +57,10 @@ pub struct IgnoreRule {
     pub update_types: Vec<UpdateType>,
 }
 
-/// Dependabot's `allow` entry's `dependency-type`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DependencyType {
-    Direct,
-    Indirect,
-    All,
-    Production,
-    Development,
-}
-
 #[derive(Clone, Debug)]
 pub struct AllowRule {
     pub name: Option<NamePattern>,
-    pub dependency_type: Option<DependencyType>,
+    pub dependency_type: Option<AllowDependencyType>,
 }
 
 /// Minimum release age, in days, per update type.
@@ -151,37 +142,43 @@ pub fn skip_reason(dep: &Dependency, rules: &Rules) -> Option<SkipReason> {
 fn allows(rule: &AllowRule, dep: &Dependency) -> bool {
     let name_ok = rule.name.as_ref().map(|n| n.matches(dep)).unwrap_or(true);
     let type_ok = match rule.dependency_type {
-        None | Some(DependencyType::All) | Some(DependencyType::Direct) => true,
+        None | Some(AllowDependencyType::All) | Some(AllowDependencyType::Direct) => true,
         // Manifests list direct dependencies only.
-        Some(DependencyType::Indirect) => false,
-        Some(DependencyType::Production) => !dep.development,
-        Some(DependencyType::Development) => dep.development,
+        Some(AllowDependencyType::Indirect) => false,
+        Some(AllowDependencyType::Production) => !dep.development,
+        Some(AllowDependencyType::Development) => dep.development,
     };
     name_ok && type_ok
 }
 
-/// The version in use: the pin, or the highest release the range admits.
+/// The version in use: the pin, else the highest release the range admits (or the lowest,
+/// when the strategy raises ranges: `increase` moves `>=1.0` even if it admits the newest).
 pub fn current_version(
     dep: &Dependency,
     scheme: &dyn VersionScheme,
     releases: &[Release],
+    strategy: RangeStrategy,
 ) -> Option<String> {
     if let Some(pinned) = scheme.pinned_version(&dep.current_value) {
         return Some(pinned);
     }
-    releases
-        .iter()
-        .filter(|r| {
-            scheme
+    let admitted = releases.iter().filter(|r| {
+        !r.yanked
+            && scheme
                 .satisfies(&dep.current_value, &r.version)
                 .unwrap_or(false)
-        })
-        .max_by(|a, b| {
-            scheme
-                .compare(&a.version, &b.version)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-        .map(|r| r.version.clone())
+    });
+    let order = |a: &&Release, b: &&Release| {
+        scheme
+            .compare(&a.version, &b.version)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    let chosen = if strategy == RangeStrategy::Increase {
+        admitted.min_by(order)
+    } else {
+        admitted.max_by(order)
+    };
+    chosen.map(|r| r.version.clone())
 }
 
 /// Why a candidate release is passed over, or `None` if it may be proposed.
@@ -274,7 +271,7 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
     let current = ctx
         .locked_version
         .map(str::to_string)
-        .or_else(|| current_version(dep, scheme, &ctx.releases.releases));
+        .or_else(|| current_version(dep, scheme, &ctx.releases.releases, ctx.rules.strategy));
     let pinned = scheme.pinned_version(&dep.current_value).is_some();
     let filter = |release: &Release| -> Option<String> {
         if let Err(why) = (ctx.environment)(release) {
@@ -519,6 +516,19 @@ mod tests {
         ));
         assert_eq!(p.new_version, "1.5");
         assert_eq!(p.new_value, None);
+    }
+
+    #[test]
+    fn increase_raises_a_range_that_admits_the_newest() {
+        let list = releases(&["1.0", "1.2", "1.5"]);
+        let rules = Rules {
+            strategy: RangeStrategy::Increase,
+            ..Rules::default()
+        };
+        let p = proposal(decide_with(&dep(">=1.1"), &list, &rules));
+        assert_eq!(p.current_version.as_deref(), Some("1.2"));
+        assert_eq!(p.new_value.as_deref(), Some(">=1.5"));
+        assert_eq!(p.update_type, UpdateType::Minor);
     }
 
     #[test]

@@ -44,14 +44,8 @@ macro_rules! choice_enum {
     };
 }
 
-/// The ecosystems updatebot handles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Ecosystem {
-    Python,
-    Npm,
-    Container,
-}
+/// The ecosystems updatebot handles (the core's enum; containers are `Docker`).
+pub use updatebot_core::Ecosystem;
 
 choice_enum! {
     /// `package-ecosystem` as written; aliases are kept because they say which manifests
@@ -77,9 +71,7 @@ impl PackageEcosystem {
                 Ecosystem::Python
             }
             Self::Npm => Ecosystem::Npm,
-            Self::Docker | Self::DockerCompose | Self::Helm | Self::GitlabCi => {
-                Ecosystem::Container
-            }
+            Self::Docker | Self::DockerCompose | Self::Helm | Self::GitlabCi => Ecosystem::Docker,
         }
     }
 }
@@ -124,7 +116,7 @@ impl RegistryKind {
         match self {
             Self::PythonIndex => Ecosystem::Python,
             Self::NpmRegistry => Ecosystem::Npm,
-            Self::DockerRegistry => Ecosystem::Container,
+            Self::DockerRegistry => Ecosystem::Docker,
         }
     }
 }
@@ -285,7 +277,7 @@ mod tests {
         );
         assert_eq!(
             PackageEcosystem::from_name("helm").map(PackageEcosystem::ecosystem),
-            Some(Ecosystem::Container)
+            Some(Ecosystem::Docker)
         );
         assert_eq!(
             PackageEcosystem::from_name("npm").map(PackageEcosystem::ecosystem),

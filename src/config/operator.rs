@@ -1,7 +1,6 @@
 //! The operator config (`--config FILE`): registries with credentials, defaults, HTTP.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::io;
 use std::path::Path;
 
@@ -15,33 +14,9 @@ use super::settings::{defaults_keys, parse_settings, UpdateSettings};
 use super::walk::{place, Field, Fields, KeySet, Walker};
 use super::yaml;
 
-/// A credential read from the environment or a file. It prints as `***`, has no
-/// `Serialize`, and gives its text only through [`Secret::expose`].
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret text, for the one place that sends it (an HTTP `Authorization` header).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+/// A credential read from the environment or a file: core's [`Secret`], which prints as
+/// `***`, has no `Serialize`, and gives its text only through [`Secret::expose`].
+pub use updatebot_core::http::Secret;
 
 #[derive(Debug, Clone)]
 pub enum Credentials {
@@ -210,7 +185,7 @@ fn credentials(
             let username = if u.key == "username" {
                 w.string(u)
             } else {
-                read_secret(w, u, name, sources).map(|s| s.0)
+                read_secret(w, u, name, sources).map(|s| s.expose().to_string())
             };
             let password = read_secret(w, p, name, sources);
             Some(Some(Credentials::Basic {
@@ -314,5 +289,5 @@ fn read_secret(
         w.problem(f.value.pos, msg);
         return None;
     }
-    Some(Secret(trimmed.to_owned()))
+    Some(Secret::new(trimmed))
 }

@@ -104,10 +104,7 @@ fn example_repo_config_has_no_problems() {
         .iter()
         .map(|u| u.package_ecosystem.ecosystem())
         .collect();
-    assert_eq!(
-        eco,
-        [Ecosystem::Python, Ecosystem::Npm, Ecosystem::Container]
-    );
+    assert_eq!(eco, [Ecosystem::Python, Ecosystem::Npm, Ecosystem::Docker]);
     insta::assert_json_snapshot!("example_repo_config", config);
 }
 

@@ -1,0 +1,108 @@
+//! Shared by the integration test binaries: the real local services, running the binary,
+//! and comparing fixture trees.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The real local Python index (devpi, started by `scripts/test-env.sh`), if running.
+/// Under `UPDATEBOT_REQUIRE_SERVICES` (set by `scripts/test.sh`) a missing service fails
+/// the test instead of skipping it.
+pub fn python_index() -> Option<String> {
+    match std::env::var("UPDATEBOT_TEST_PYPI_SIMPLE") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("UPDATEBOT_REQUIRE_SERVICES").is_none(),
+                "UPDATEBOT_TEST_PYPI_SIMPLE is not set: run the tests through scripts/test.sh"
+            );
+            eprintln!("skipped: no local Python index (run scripts/test.sh)");
+            None
+        }
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run `updatebot ARGS` with a clean environment for registries.
+pub fn updatebot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_updatebot"))
+        .args(args)
+        .env_remove("UPDATEBOT_LOG")
+        .output()
+        .expect("the updatebot binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Every file below `root`, repo-relative, sorted.
+pub fn files(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                let rel = entry
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push(rel);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    for file in files(from) {
+        let target = to.join(&file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(from.join(&file), target).unwrap();
+    }
+}
+
+/// Assert that `actual` holds exactly the files of `expected`, byte for byte. With
+/// `UPDATEBOT_BLESS=1` the expected tree is rewritten instead (review the diff!).
+pub fn assert_same_tree(expected: &Path, actual: &Path) {
+    if std::env::var_os("UPDATEBOT_BLESS").is_some() {
+        let _ = std::fs::remove_dir_all(expected);
+        copy_tree(actual, expected);
+        return;
+    }
+    assert_eq!(files(expected), files(actual), "file lists differ");
+    for file in files(expected) {
+        let want = std::fs::read(expected.join(&file)).unwrap();
+        let got = std::fs::read(actual.join(&file)).unwrap();
+        assert!(
+            want == got,
+            "{file} differs:\n--- expected\n{}\n--- actual\n{}",
+            String::from_utf8_lossy(&want),
+            String::from_utf8_lossy(&got)
+        );
+    }
+}
+
+/// An operator config whose only Python index is `index`, replacing PyPI.
+pub fn operator_config(dir: &Path, index: &str) -> PathBuf {
+    let path = dir.join("operator.yml");
+    std::fs::write(
+        &path,
+        format!("registries:\n  local-pypi:\n    type: python-index\n    url: {index}\n    replaces-base: true\n"),
+    )
+    .unwrap();
+    path
+}
