@@ -201,3 +201,32 @@ fn unknown_packages_fail_alone() {
         "six==1.17.0\nno-such-package-anywhere==1.0\n"
     );
 }
+
+/// `update --dry-run` prints a unified diff and writes nothing.
+#[test]
+fn dry_run_prints_a_diff_and_writes_nothing() {
+    let Some(index) = python_index() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("repo");
+    let case = repo_root().join("fixtures/python/requirements_crlf_is_kept");
+    copy_tree(&case.join("in"), &tree);
+    let config = operator_config(work.path(), &index);
+    let output = updatebot(&[
+        "update",
+        "--dry-run",
+        tree.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let diff = stdout(&output);
+    assert!(
+        diff.starts_with("--- a/requirements.txt\n+++ b/requirements.txt\n"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("-six==1.15.0\r\n") && diff.contains("+six==1.17.0\r\n"),
+        "{diff:?}"
+    );
+    assert_same_tree(&case.join("in"), &tree);
+}
