@@ -259,9 +259,11 @@ impl Checker<'_> {
             };
         };
         let file = file.clone();
+        let mut blocked = None;
         let lockfile = plugin.lockfile_updaters().iter().find_map(|u| {
-            u.lockfile_for(&manifest.path, &manifest.content, repo_files)
-                .map(|path| (path, u.name()))
+            let path = u.lockfile_for(&manifest.path, &manifest.content, repo_files)?;
+            blocked = u.preflight(&path).err();
+            Some((path, u.name()))
         });
         let rules = self.settings.rules(manifest.ecosystem, &manifest.path);
         let mut results = Vec::with_capacity(file.dependencies.len());
@@ -298,7 +300,13 @@ impl Checker<'_> {
                                     current_version: p.current_version,
                                 }
                             }
-                            Decision::Update(p) => Outcome::Update(p),
+                            Decision::Update(p) => match &blocked {
+                                Some(e) => Outcome::Failed(format!(
+                                    "{} is available, but {e}",
+                                    p.new_version
+                                )),
+                                None => Outcome::Update(p),
+                            },
                             Decision::NoUpdate {
                                 current_version,
                                 reason,

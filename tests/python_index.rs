@@ -230,3 +230,26 @@ fn dry_run_prints_a_diff_and_writes_nothing() {
     );
     assert_same_tree(&case.join("in"), &tree);
 }
+
+/// A manifest whose lockfile cannot be updated yet is left alone, with the reason; the
+/// manifest without a lockfile beside it moves.
+#[test]
+fn unsupported_lockfiles_block_their_manifest() {
+    let Some(work) = run_case("unsupported_lockfiles_block_their_manifest") else {
+        return;
+    };
+    let index = python_index().unwrap();
+    let config = operator_config(work.path(), &index);
+    let output = updatebot(&[
+        "check",
+        work.path().join("repo").to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("error: 1.17.0 is available, but app/poetry.lock: needs poetry"),
+        "{}",
+        stdout(&output)
+    );
+}

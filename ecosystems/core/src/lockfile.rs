@@ -59,6 +59,12 @@ pub trait LockfileUpdater: Send + Sync {
         repo_files: &[String],
     ) -> Option<String>;
 
+    /// Whether updates of `lock_path` can be made at all; `Err` says why not, before any
+    /// lookup result is spent on it. Default: they can.
+    fn preflight(&self, _lock_path: &str) -> Result<(), LockError> {
+        Ok(())
+    }
+
     /// The lockfile's new text.
     async fn update(&self, request: LockRequest<'_>) -> Result<String, LockError>;
 }

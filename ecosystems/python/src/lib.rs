@@ -4,6 +4,7 @@
 
 pub mod hashes;
 pub mod index;
+pub mod locks;
 pub mod pep440;
 pub mod pipfile;
 pub mod plugin;

@@ -1,6 +1,7 @@
 //! The Python ecosystem as the bot sees it.
 
 use crate::hashes::RequirementHashes;
+use crate::locks::UnsupportedLocks;
 use crate::pep440::Pep440;
 use crate::pipfile::Pipfile;
 use crate::poetry::Poetry;
@@ -25,7 +26,7 @@ impl Default for PythonPlugin {
                 Box::new(Pyproject),
                 Box::new(Pipfile),
             ],
-            updaters: vec![Box::new(RequirementHashes)],
+            updaters: vec![Box::new(RequirementHashes), Box::new(UnsupportedLocks)],
         }
     }
 }
