@@ -57,6 +57,26 @@ pub fn registry_for(url: &str, http: Arc<HttpClient>) -> Result<Arc<dyn Registry
     }
 }
 
+/// GET `path` (relative to `base`) for `package`, with errors naming the package and index.
+async fn fetch(
+    http: &HttpClient,
+    base: &Url,
+    shown: &str,
+    path: &str,
+    accept: &str,
+    package: &str,
+) -> Result<Response, RegistryError> {
+    let url = base
+        .join(path)
+        .map_err(|e| malformed(package, shown, e.to_string()))?;
+    let response = http
+        .get(&url, accept)
+        .await
+        .map_err(|e| network(package, shown, e))?;
+    check_status(&response, package, shown)?;
+    Ok(response)
+}
+
 fn check_status(response: &Response, package: &str, registry: &str) -> Result<(), RegistryError> {
     match response.status {
         200..=299 => Ok(()),
@@ -101,16 +121,15 @@ impl Registry for SimpleIndex {
 
     async fn releases(&self, package: &str) -> Result<ReleaseList, RegistryError> {
         let name = normalize_name(package);
-        let url = self
-            .base
-            .join(&format!("{name}/"))
-            .map_err(|e| malformed(package, &self.shown, e.to_string()))?;
-        let response = self
-            .http
-            .get(&url, SIMPLE_ACCEPT)
-            .await
-            .map_err(|e| network(package, &self.shown, e))?;
-        check_status(&response, package, &self.shown)?;
+        let response = fetch(
+            &self.http,
+            &self.base,
+            &self.shown,
+            &format!("{name}/"),
+            SIMPLE_ACCEPT,
+            package,
+        )
+        .await?;
         let content_type = response
             .header("content-type")
             .unwrap_or("")
@@ -447,16 +466,15 @@ impl Registry for JsonApi {
 
     async fn releases(&self, package: &str) -> Result<ReleaseList, RegistryError> {
         let name = normalize_name(package);
-        let url = self
-            .base
-            .join(&format!("{name}/json"))
-            .map_err(|e| malformed(package, &self.shown, e.to_string()))?;
-        let response = self
-            .http
-            .get(&url, "application/json")
-            .await
-            .map_err(|e| network(package, &self.shown, e))?;
-        check_status(&response, package, &self.shown)?;
+        let response = fetch(
+            &self.http,
+            &self.base,
+            &self.shown,
+            &format!("{name}/json"),
+            "application/json",
+            package,
+        )
+        .await?;
         let mut list = parse_json_api(&name, &response.body)
             .map_err(|d| malformed(package, &self.shown, d))?;
         list.registry_url = self.shown.clone();

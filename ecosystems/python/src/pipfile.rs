@@ -3,8 +3,7 @@
 //! indexes and `[requires] python_version`.
 
 use crate::pyproject::{read_indexes, source_of, Source};
-use crate::requirement::normalize_name;
-use crate::toml_util::{parse_document, string_with_span, type_error};
+use crate::toml_util::{parse_document, string_with_span, table_dependency, type_error};
 use toml_edit::{Item, TableLike};
 use updatebot_core::dependency::{Dependency, PackageFile, SkipReason};
 use updatebot_core::{Ecosystem, Manager, ManifestError};
@@ -18,18 +17,7 @@ const NOT_CATEGORIES: [&str; 4] = ["source", "requires", "scripts", "pipenv"];
 pub struct Pipfile;
 
 fn pep440_dep(name: &str, value: String, span: Option<updatebot_core::Span>) -> Dependency {
-    let package = normalize_name(name);
-    let unpinned = matches!(value.trim(), "" | "*");
-    let dep = Dependency::new(name, package, value, span, crate::pep440::SCHEME);
-    if unpinned {
-        dep.skipped(SkipReason::Unpinned)
-    } else if dep.current_value.contains("===") {
-        dep.skipped(SkipReason::UnsupportedVersion)
-    } else if span.is_none() {
-        dep.skipped(SkipReason::UnsupportedSyntax)
-    } else {
-        dep
-    }
+    table_dependency(name, value, span, crate::pep440::SCHEME)
 }
 
 impl Manager for Pipfile {

@@ -1,7 +1,7 @@
 //! Poetry's constraint syntax (`^1.2`, `~1.2`, `1.2.*`, `>=1,<2`, `a || b`) over PEP 440
 //! versions.
 
-use crate::pep440::{parse_specifiers, parse_version, update_type_of, with_precision, Pep440};
+use crate::pep440::{parse_specifiers, parse_version, with_precision, Pep440};
 use pep440_rs::Version;
 use std::cmp::Ordering;
 use std::str::FromStr;
@@ -174,8 +174,9 @@ impl VersionScheme for Poetry {
         SCHEME
     }
 
+    // Versions are PEP 440's; only the constraint syntax is Poetry's.
     fn is_valid_version(&self, version: &str) -> bool {
-        Version::from_str(version.trim()).is_ok()
+        Pep440.is_valid_version(version)
     }
 
     fn is_valid_range(&self, range: &str) -> bool {
@@ -183,13 +184,11 @@ impl VersionScheme for Poetry {
     }
 
     fn compare(&self, a: &str, b: &str) -> Result<Ordering, VersionError> {
-        Ok(parse_version(SCHEME, a)?.cmp(&parse_version(SCHEME, b)?))
+        Pep440.compare(a, b)
     }
 
     fn is_prerelease(&self, version: &str) -> bool {
-        Version::from_str(version.trim())
-            .map(|v| v.any_prerelease())
-            .unwrap_or(false)
+        Pep440.is_prerelease(version)
     }
 
     fn satisfies(&self, range: &str, version: &str) -> Result<bool, VersionError> {
@@ -214,10 +213,7 @@ impl VersionScheme for Poetry {
     }
 
     fn update_type(&self, from: &str, to: &str) -> UpdateType {
-        match (Version::from_str(from.trim()), Version::from_str(to.trim())) {
-            (Ok(a), Ok(b)) => update_type_of(&a, &b),
-            _ => UpdateType::Major,
-        }
+        Pep440.update_type(from, to)
     }
 
     fn new_range(&self, request: RangeRequest<'_>) -> Result<Option<String>, VersionError> {

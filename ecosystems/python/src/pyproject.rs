@@ -3,7 +3,9 @@
 //! and groups, and uv's `[tool.uv]` dev/constraint/override dependencies, sources and indexes.
 
 use crate::requirement::normalize_name;
-use crate::toml_util::{parse_document, pep508_array, string_with_span, type_error};
+use crate::toml_util::{
+    parse_document, pep508_array, string_with_span, table_dependency, type_error,
+};
 use std::collections::HashMap;
 use toml_edit::{Item, TableLike};
 use updatebot_core::dependency::{Dependency, PackageFile, SkipReason};
@@ -125,7 +127,7 @@ impl<'a> Reader<'a> {
                 found.push(self.poetry_table(name, &package, table, indexes)?);
             } else if item.is_str() {
                 let (text, span) = string_with_span(item, self.content).unwrap_or_default();
-                found.push(poetry_dep(name, &package, text, span));
+                found.push(poetry_dep(name, text, span));
             } else {
                 return Err(type_error(
                     self.path,
@@ -170,7 +172,7 @@ impl<'a> Reader<'a> {
                         "a string",
                     )
                 })?;
-                poetry_dep(name, package, text, span)
+                poetry_dep(name, text, span)
             }
             None => Dependency::new(name, package, "", None, scheme).skipped(SkipReason::Unpinned),
         };
@@ -179,21 +181,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn poetry_dep(
-    name: &str,
-    package: &str,
-    version: String,
-    span: Option<updatebot_core::Span>,
-) -> Dependency {
-    let unpinned = matches!(version.trim(), "" | "*");
-    let dep = Dependency::new(name, package, version, span, crate::poetry::SCHEME);
-    if unpinned {
-        dep.skipped(SkipReason::Unpinned)
-    } else if span.is_none() {
-        dep.skipped(SkipReason::UnsupportedSyntax)
-    } else {
-        dep
-    }
+fn poetry_dep(name: &str, version: String, span: Option<updatebot_core::Span>) -> Dependency {
+    table_dependency(name, version, span, crate::poetry::SCHEME)
 }
 
 /// Named indexes of a source list (`[[tool.uv.index]]`, `[[tool.poetry.source]]`,

@@ -138,3 +138,25 @@ pub(crate) fn pep508_array(
     }
     Ok(())
 }
+
+/// A dependency whose version text is a TOML string value (Poetry, Pipfile): `*` or nothing is
+/// unpinned, `===` is never rewritten, and text that cannot be edited in place is listed only.
+pub(crate) fn table_dependency(
+    name: &str,
+    value: String,
+    span: Option<Span>,
+    scheme: &'static str,
+) -> Dependency {
+    let unpinned = matches!(value.trim(), "" | "*");
+    let arbitrary = value.contains("===");
+    let dep = Dependency::new(name, normalize_name(name), value, span, scheme);
+    if unpinned {
+        dep.skipped(SkipReason::Unpinned)
+    } else if arbitrary {
+        dep.skipped(SkipReason::UnsupportedVersion)
+    } else if span.is_none() {
+        dep.skipped(SkipReason::UnsupportedSyntax)
+    } else {
+        dep
+    }
+}
