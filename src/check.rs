@@ -269,7 +269,13 @@ impl Checker<'_> {
         let mut results = Vec::with_capacity(file.dependencies.len());
         for (index, dep) in file.dependencies.iter().enumerate() {
             let mut releases = None;
-            let outcome = if let Some(reason) = policy::skip_reason(dep, &rules) {
+            let outcome = if dep.skip_reason == Some(SkipReason::InvalidVersion) {
+                // Bad input, not a choice: it fails, naming the text.
+                Outcome::Failed(format!(
+                    "`{}` is not a valid {} version or range",
+                    dep.current_value, dep.versioning
+                ))
+            } else if let Some(reason) = policy::skip_reason(dep, &rules) {
                 Outcome::Skipped(reason)
             } else {
                 let key = (

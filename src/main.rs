@@ -309,7 +309,12 @@ fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool
             "{}",
             serde_json::to_string_pretty(&report::check_json(&results, applied.as_ref()))?
         ),
-        Format::Table if dry_run => {}
+        Format::Table if dry_run => {
+            // The diff is on stdout; what could not be done goes to stderr.
+            for line in report::failures(&results, applied.as_ref()) {
+                eprintln!("{line}");
+            }
+        }
         Format::Table => {
             print!("{}", report::check_table(&results));
             if let Some(applied) = &applied {

@@ -286,3 +286,30 @@ pub fn has_errors(results: &[ManifestResult], applied: Option<&Applied>) -> bool
         .map(|a| a.updates.iter().any(|u| u.result.is_err()))
         .unwrap_or(false)
 }
+
+/// One line per failure: unreadable manifests, failed lookups, updates that could not be made.
+pub fn failures(results: &[ManifestResult], applied: Option<&Applied>) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in results {
+        if let Err(e) = &r.manifest.result {
+            out.push(format!("error: {e}"));
+        }
+        for d in &r.dependencies {
+            if let Outcome::Failed(e) = &d.outcome {
+                out.push(format!(
+                    "error: {}: {}: {e}",
+                    r.manifest.path, d.dependency.name
+                ));
+            }
+        }
+    }
+    for u in applied.map(|a| a.updates.as_slice()).unwrap_or_default() {
+        if let Err(e) = &u.result {
+            out.push(format!(
+                "error: {}: {} {}: {e}",
+                u.manifest, u.dependency, u.new_version
+            ));
+        }
+    }
+    out
+}

@@ -253,3 +253,32 @@ fn unsupported_lockfiles_block_their_manifest() {
         stdout(&output)
     );
 }
+
+/// A version that is not PEP 440/Poetry, an index URL naming an unset variable, and
+/// arbitrary equality each fail or skip their own dependency only, with a message naming it.
+#[test]
+fn invalid_versions_and_indexes_fail_alone() {
+    let Some(work) = run_case("invalid_versions_and_indexes_fail_alone") else {
+        return;
+    };
+    let index = python_index().unwrap();
+    let config = operator_config(work.path(), &index);
+    let output = updatebot(&[
+        "update",
+        "--dry-run",
+        work.path().join("repo").to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let errors = stderr(&output);
+    assert!(
+        errors.contains(
+            "error: a/pyproject.toml: six: `^not.a.version` is not a valid poetry version or range"
+        ),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("error: b/requirements.txt: six: invalid registry URL `${PRIVATE_INDEX}`"),
+        "{errors}"
+    );
+}

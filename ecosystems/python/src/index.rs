@@ -28,6 +28,12 @@ pub struct JsonApi {
 }
 
 fn base_url(url: &str) -> Result<Url, RegistryError> {
+    if url.contains("${") || url.starts_with('$') {
+        return Err(RegistryError::InvalidUrl {
+            url: url.to_string(),
+            detail: "it names an environment variable, which updatebot does not expand".into(),
+        });
+    }
     let with_slash = if url.ends_with('/') {
         url.to_string()
     } else {

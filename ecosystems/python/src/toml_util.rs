@@ -4,6 +4,7 @@ use crate::requirement::{normalize_name, parse_requirement};
 use toml_edit::{Document, Item};
 use updatebot_core::dependency::{line_of, Dependency, SkipReason, Span};
 use updatebot_core::ManifestError;
+use updatebot_core::VersionScheme;
 
 pub(crate) fn parse_document<'a>(
     path: &str,
@@ -149,11 +150,17 @@ pub(crate) fn table_dependency(
 ) -> Dependency {
     let unpinned = matches!(value.trim(), "" | "*");
     let arbitrary = value.contains("===");
+    let valid = match scheme {
+        crate::poetry::SCHEME => crate::poetry::Poetry.is_valid_range(&value),
+        _ => crate::pep440::Pep440.is_valid_range(&value),
+    };
     let dep = Dependency::new(name, normalize_name(name), value, span, scheme);
     if unpinned {
         dep.skipped(SkipReason::Unpinned)
     } else if arbitrary {
         dep.skipped(SkipReason::UnsupportedVersion)
+    } else if !valid {
+        dep.skipped(SkipReason::InvalidVersion)
     } else if span.is_none() {
         dep.skipped(SkipReason::UnsupportedSyntax)
     } else {
