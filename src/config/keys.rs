@@ -79,7 +79,24 @@ pub const COOLDOWN_KEYS: &[&str] = &[
 pub const BRANCH_NAME_KEYS: &[&str] = &["separator"];
 
 /// Top level of the operator config.
-pub const OPERATOR_TOP_KEYS: &[&str] = &["registries", "defaults", "http"];
+pub const OPERATOR_TOP_KEYS: &[&str] =
+    &["registries", "defaults", "http", "gitlab", "fleet", "bot"];
+
+/// `gitlab` in the operator config.
+pub const GITLAB_KEYS: &[&str] = &["url", "token-env", "token-file"];
+/// `fleet` in the operator config.
+pub const FLEET_KEYS: &[&str] = &["projects", "groups", "discover", "concurrency"];
+/// `fleet.groups[]` when written as a mapping.
+pub const FLEET_GROUP_KEYS: &[&str] = &["path", "include-subgroups", "topics"];
+/// `bot` in the operator config.
+pub const BOT_KEYS: &[&str] = &[
+    "branch-prefix",
+    "ci-label",
+    "closed-merge-request",
+    "remove-source-branch",
+    "squash",
+    "rebase-limit",
+];
 /// `registries.<name>` in the operator config.
 pub const OPERATOR_REGISTRY_KEYS: &[&str] = &[
     "type",

@@ -14,6 +14,7 @@
 //! in a [`ConfigErrors`]; none panics on any input.
 
 mod enums;
+mod fleet;
 pub mod keys;
 mod merge;
 mod operator;
@@ -31,6 +32,7 @@ pub use enums::{
     PackageEcosystem, RebaseStrategy, RegistryKind, SemverLevel, VersioningStrategy, Weekday,
     UNSUPPORTED_DEPENDABOT_ECOSYSTEMS, UNSUPPORTED_DEPENDABOT_REGISTRY_TYPES,
 };
+pub use fleet::{BotSettings, ClosedMergeRequest, FleetGroup, FleetSettings, GitlabSettings};
 pub use merge::{
     effective_entries, EffectiveUpdate, RegistryOrigin, ResolvedRegistry, DEFAULT_OPEN_LIMIT,
 };

@@ -60,6 +60,12 @@ pub struct OperatorConfig {
     /// Applied under every repository entry (the repository's values win).
     pub defaults: UpdateSettings,
     pub http: HttpSettings,
+    /// The GitLab instance and the bot's token (`updatebot run`).
+    pub gitlab: Option<super::fleet::GitlabSettings>,
+    /// Which projects a fleet run walks.
+    pub fleet: super::fleet::FleetSettings,
+    /// How the bot names and marks what it creates.
+    pub bot: super::fleet::BotSettings,
 }
 
 /// Parses the operator config and reads every secret it names.
@@ -91,7 +97,7 @@ pub fn load_operator_config(
     }
 }
 
-struct Sources<'s> {
+pub(super) struct Sources<'s> {
     env: &'s dyn Fn(&str) -> Option<String>,
     read_file: &'s dyn Fn(&Path) -> io::Result<String>,
 }
@@ -124,6 +130,17 @@ fn read_root(w: &mut Walker, root: &yaml::Node, sources: &Sources<'_>) -> Option
             if let Some(r) = hf.get("retries").and_then(|f| w.uint(f, MAX_RETRIES)) {
                 config.http.retries = u32::try_from(r).unwrap_or(u32::MAX);
             }
+        }
+    }
+    if let Some(f) = top.get("gitlab") {
+        config.gitlab = super::fleet::gitlab(w, f, sources);
+    }
+    if let Some(f) = top.get("fleet") {
+        config.fleet = super::fleet::fleet(w, f);
+    }
+    if let Some(f) = top.get("bot") {
+        if let Some(bot) = super::fleet::bot(w, f) {
+            config.bot = bot;
         }
     }
     Some(config)
@@ -178,16 +195,17 @@ fn credentials(
     match (username, password, token) {
         (None, None, None) => Some(None),
         (None, None, Some(t)) => {
-            let token = read_secret(w, t, name, sources)?;
+            let token = read_secret(w, t, &format!("registry `{name}`"), sources)?;
             Some(Some(Credentials::Bearer { token }))
         }
         (Some(u), Some(p), None) => {
             let username = if u.key == "username" {
                 w.string(u)
             } else {
-                read_secret(w, u, name, sources).map(|s| s.expose().to_string())
+                read_secret(w, u, &format!("registry `{name}`"), sources)
+                    .map(|s| s.expose().to_string())
             };
-            let password = read_secret(w, p, name, sources);
+            let password = read_secret(w, p, &format!("registry `{name}`"), sources);
             Some(Some(Credentials::Basic {
                 username: username?,
                 password: password?,
@@ -235,10 +253,10 @@ fn exclusive<'a>(
 }
 
 /// Reads the secret that an `*-env` or `*-file` key names.
-fn read_secret(
+pub(super) fn read_secret(
     w: &mut Walker,
     f: Field<'_>,
-    registry: &str,
+    owner: &str,
     sources: &Sources<'_>,
 ) -> Option<Secret> {
     let source = w.string(f)?;
@@ -248,7 +266,7 @@ fn read_secret(
             Some(v) => v,
             None => {
                 let msg = format!(
-                    "registry `{registry}`: environment variable `{}` (from `{}`) is not set",
+                    "{owner}: environment variable `{}` (from `{}`) is not set",
                     show(&source),
                     f.key
                 );
@@ -261,7 +279,7 @@ fn read_secret(
             Ok(v) => v,
             Err(e) => {
                 let msg = format!(
-                    "registry `{registry}`: cannot read file `{}` (from `{}`): {}",
+                    "{owner}: cannot read file `{}` (from `{}`): {}",
                     show(&source),
                     f.key,
                     e.kind()
@@ -282,7 +300,7 @@ fn read_secret(
             "file"
         };
         let msg = format!(
-            "registry `{registry}`: {what} `{}` (from `{}`) is empty",
+            "{owner}: {what} `{}` (from `{}`) is empty",
             show(&source),
             f.key
         );
