@@ -1,7 +1,7 @@
 //! Apply decided updates: edit manifest spans (confirmed by re-parsing), then bring the
 //! lockfile in line. An update whose lockfile cannot follow is dropped, never half-applied.
 
-use crate::check::ManifestResult;
+use crate::check::{DependencyResult, ManifestResult};
 use crate::plugins::Plugins;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -39,6 +39,17 @@ pub async fn apply(
     results: &[ManifestResult],
     read: &(dyn Fn(&str) -> Result<String, String> + Sync),
 ) -> Applied {
+    apply_selected(plugins, results, &|_, _| true, read).await
+}
+
+/// Apply the updates `selected` picks (by manifest and dependency), each file starting from
+/// its text in `results`: what one merge request changes.
+pub async fn apply_selected(
+    plugins: &Plugins,
+    results: &[ManifestResult],
+    selected: &(dyn Fn(&ManifestResult, &DependencyResult) -> bool + Sync),
+    read: &(dyn Fn(&str) -> Result<String, String> + Sync),
+) -> Applied {
     let mut applied = Applied::default();
     let mut locks: BTreeMap<String, (String, String)> = BTreeMap::new();
     for result in results {
@@ -47,7 +58,7 @@ pub async fn apply(
             continue;
         };
         let mut content = manifest.content.clone();
-        for (dep, proposal) in result.updates() {
+        for (dep, proposal) in result.updates().filter(|(d, _)| selected(result, d)) {
             let mut record = |outcome: Result<(), String>| {
                 applied.updates.push(AppliedUpdate {
                     manifest: manifest.path.clone(),

@@ -8,9 +8,11 @@
 pub mod apply;
 pub mod check;
 pub mod config;
+pub mod forge;
 pub mod plugins;
 pub mod policy;
 pub mod project;
 pub mod report;
+pub mod run;
 pub mod scan;
 pub mod workbench;

@@ -8,8 +8,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use updatebot::check::{Checker, ManifestResult};
 use updatebot::config::{self, ConfigErrors, Credentials, OperatorConfig, RepoConfig};
+use updatebot::forge::gitlab::GitlabForge;
+use updatebot::forge::local::LocalForge;
+use updatebot::forge::Forge;
 use updatebot::plugins::Plugins;
 use updatebot::project::ProjectSettings;
+use updatebot::run::Fleet;
 use updatebot::scan;
 use updatebot::{apply, report, workbench};
 use updatebot_core::http::{Auth, Credential, HttpClient, HttpOptions};
@@ -85,6 +89,19 @@ enum Command {
         #[arg(long, value_enum)]
         scheme: SchemeName,
     },
+    /// The fleet run: open, refresh and close merge requests for every project of the
+    /// operator config's fleet on GitLab, or (with --local) for one local git repository.
+    Run {
+        /// Operator configuration (GitLab, fleet, registries, credentials, defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Work on this local git repository instead of GitLab: branches and commits are
+        /// real, merge requests are written under `.git/updatebot/`.
+        #[arg(long, value_name = "PATH")]
+        local: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
     /// Validate a `.updatebot.yml` (or, with --operator, an operator config) and print every
     /// problem with its line.
     Validate {
@@ -142,6 +159,11 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Validate { file, operator } => validate(&file, operator),
+        Command::Run {
+            config,
+            local,
+            format,
+        } => fleet_run(config.as_deref(), local.as_deref(), format),
     }
 }
 
@@ -334,6 +356,46 @@ fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool
         }
     }
     Ok(if report::has_errors(&results, applied.as_ref()) {
+        EXIT_PARTIAL
+    } else {
+        EXIT_OK
+    })
+}
+
+fn fleet_run(config: Option<&Path>, local: Option<&Path>, format: Format) -> Result<u8> {
+    let operator = operator_config(config)?;
+    let plugins = Plugins::standard();
+    let http = Arc::new(http_client(&operator)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let forge: Box<dyn Forge> = match local {
+            Some(path) => Box::new(LocalForge::open(path).await?),
+            None => {
+                let gitlab = operator.gitlab.as_ref().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the operator config has no `gitlab` section (or use --local PATH)"
+                    )
+                })?;
+                Box::new(GitlabForge::connect(gitlab, &operator.bot, http.clone()).await?)
+            }
+        };
+        let fleet = Fleet {
+            forge: forge.as_ref(),
+            plugins: &plugins,
+            operator: &operator,
+            http: http.clone(),
+            cache: Arc::new(LookupCache::new()),
+            now: chrono::Utc::now(),
+        };
+        anyhow::Ok(fleet.run().await)
+    })?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Table => print!("{}", report.summary()),
+    }
+    Ok(if report.failed() {
         EXIT_PARTIAL
     } else {
         EXIT_OK

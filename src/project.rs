@@ -82,6 +82,7 @@ fn directory_of(path: &str) -> String {
 }
 
 struct Entry {
+    config: EffectiveUpdate,
     ecosystem: Ecosystem,
     directories: Vec<(String, Option<GlobMatcher>)>,
     excludes: Vec<GlobMatcher>,
@@ -125,6 +126,15 @@ pub struct ProjectSettings {
 
 impl ProjectSettings {
     pub fn new(repo: Option<&RepoConfig>, operator: &OperatorConfig) -> Result<Self, ConfigErrors> {
+        Self::for_target(repo, operator, &|_| true)
+    }
+
+    /// Only the entries whose `target-branch` (`None`: the default branch) `keep` accepts.
+    pub fn for_target(
+        repo: Option<&RepoConfig>,
+        operator: &OperatorConfig,
+        keep: &dyn Fn(Option<&str>) -> bool,
+    ) -> Result<Self, ConfigErrors> {
         let operator_registries = operator
             .registries
             .values()
@@ -142,6 +152,7 @@ impl ProjectSettings {
             Some(repo) => Some(
                 effective_entries(repo, operator)?
                     .iter()
+                    .filter(|e| keep(e.target_branch.as_deref()))
                     .map(|e| Self::entry(e, operator))
                     .collect(),
             ),
@@ -175,6 +186,7 @@ impl ProjectSettings {
             }
         }
         Entry {
+            config: e.clone(),
             ecosystem: e.package_ecosystem.ecosystem(),
             directories: e
                 .directories
@@ -199,6 +211,16 @@ impl ProjectSettings {
             ),
             registries: (urls, replaces),
         }
+    }
+
+    /// The `.updatebot.yml` entry that covers a manifest (none without a repository config).
+    pub fn config_for(&self, ecosystem: Ecosystem, path: &str) -> Option<&EffectiveUpdate> {
+        self.entry_for(ecosystem, path).map(|e| &e.config)
+    }
+
+    /// The entries, in file order.
+    pub fn entries(&self) -> impl Iterator<Item = &EffectiveUpdate> {
+        self.entries.iter().flatten().map(|e| &e.config)
     }
 
     fn entry_for(&self, ecosystem: Ecosystem, path: &str) -> Option<&Entry> {

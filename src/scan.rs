@@ -169,26 +169,50 @@ pub fn read_manifest(root: &Path, path: &str) -> Result<String, ManifestError> {
     String::from_utf8(bytes).map_err(|_| ManifestError::new(path, None, "file is not UTF-8"))
 }
 
-/// Scan a local checkout: select manifests, read and extract them, then follow includes
-/// (`-r other.txt`) to manifests the file-name rules did not select.
-pub fn scan_dir(
-    plugins: &Plugins,
-    root: &Path,
-    coverage: &dyn Coverage,
-) -> io::Result<Vec<Manifest>> {
-    let files = list_files(root)?;
-    let known: BTreeSet<&String> = files.iter().collect();
-    let mut queue = select(plugins, &files, coverage);
-    let mut seen: BTreeSet<String> = queue.iter().map(|(p, _, _)| p.clone()).collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < queue.len() {
-        let (path, manager, ecosystem) = queue[i].clone();
-        i += 1;
-        let manifest = match read_manifest(root, &path) {
-            Ok(content) => extract(plugins, &path, manager, ecosystem, content),
+/// An incremental scan: the caller reads the files [`Scan::pending`] names (from disk, from
+/// a forge) and hands them back with [`Scan::add`]; includes (`-r other.txt`) to files the
+/// name rules did not select are queued as they are found.
+pub struct Scan<'p> {
+    plugins: &'p Plugins,
+    known: BTreeSet<String>,
+    queue: Vec<(String, &'static str, Ecosystem)>,
+    next: usize,
+    seen: BTreeSet<String>,
+    out: Vec<Manifest>,
+}
+
+impl<'p> Scan<'p> {
+    pub fn new(plugins: &'p Plugins, files: &[String], coverage: &dyn Coverage) -> Self {
+        let queue = select(plugins, files, coverage);
+        Scan {
+            plugins,
+            known: files.iter().cloned().collect(),
+            seen: queue.iter().map(|(p, _, _)| p.clone()).collect(),
+            queue,
+            next: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// The manifests to read next (empty when the scan is complete).
+    pub fn pending(&mut self) -> Vec<(String, &'static str, Ecosystem)> {
+        let batch = self.queue[self.next..].to_vec();
+        self.next = self.queue.len();
+        batch
+    }
+
+    /// A manifest's text (or why it could not be read).
+    pub fn add(
+        &mut self,
+        path: &str,
+        manager: &'static str,
+        ecosystem: Ecosystem,
+        content: Result<String, ManifestError>,
+    ) {
+        let manifest = match content {
+            Ok(content) => extract(self.plugins, path, manager, ecosystem, content),
             Err(e) => Manifest {
-                path: path.clone(),
+                path: path.to_string(),
                 manager,
                 ecosystem,
                 content: String::new(),
@@ -197,16 +221,40 @@ pub fn scan_dir(
         };
         if let Ok(file) = &manifest.result {
             for include in &file.includes {
-                if let Some(target) = resolve_include(&path, include) {
-                    if known.contains(&target) && seen.insert(target.clone()) {
-                        queue.push((target, manager, ecosystem));
+                if let Some(target) = resolve_include(path, include) {
+                    if self.known.contains(&target) && self.seen.insert(target.clone()) {
+                        self.queue.push((target, manager, ecosystem));
                     }
                 }
             }
         }
-        out.push(manifest);
+        self.out.push(manifest);
     }
-    Ok(out)
+
+    pub fn finish(self) -> Vec<Manifest> {
+        self.out
+    }
+}
+
+/// Scan a local checkout: select manifests, read and extract them, follow includes.
+pub fn scan_dir(
+    plugins: &Plugins,
+    root: &Path,
+    coverage: &dyn Coverage,
+) -> io::Result<Vec<Manifest>> {
+    let files = list_files(root)?;
+    let mut scan = Scan::new(plugins, &files, coverage);
+    loop {
+        let batch = scan.pending();
+        if batch.is_empty() {
+            break;
+        }
+        for (path, manager, ecosystem) in batch {
+            let content = read_manifest(root, &path);
+            scan.add(&path, manager, ecosystem, content);
+        }
+    }
+    Ok(scan.finish())
 }
 
 #[cfg(test)]

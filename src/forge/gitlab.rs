@@ -1,0 +1,941 @@
+//! GitLab's API v4 as a forge, through the `gitlab` crate's endpoints and our own HTTP
+//! transport (timeouts, retries with backoff on 5xx/429 and `Retry-After`, the token sent only
+//! to the configured instance and never printed).
+
+use super::{
+    Commit, CommitRequest, FileAction, FleetQuery, Forge, ForgeError, MergeRequest,
+    MergeRequestEdit, MergeRequestState, MergeStatus, NewMergeRequest, Note, Project,
+};
+use crate::config::{BotSettings, GitlabSettings};
+use async_trait::async_trait;
+use bytes::Bytes;
+use gitlab::api::{self, AsyncQuery, Pagination};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
+use updatebot_core::http::{redact, HttpClient, Secret};
+use url::Url;
+
+/// The transport the `gitlab` crate's endpoints are sent through.
+pub struct Transport {
+    base: Url,
+    token: Secret,
+    client: reqwest::Client,
+    retries: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(String);
+
+impl api::RestClient for Transport {
+    type Error = TransportError;
+
+    fn rest_endpoint(&self, endpoint: &str) -> Result<Url, api::ApiError<Self::Error>> {
+        Ok(self.base.join("api/v4/")?.join(endpoint)?)
+    }
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s.min(60)))
+}
+
+#[async_trait]
+impl api::AsyncClient for Transport {
+    async fn rest_async(
+        &self,
+        request: http::request::Builder,
+        body: Vec<u8>,
+    ) -> Result<http::Response<Bytes>, api::ApiError<Self::Error>> {
+        let request = request
+            .body(body)
+            .map_err(|e| api::ApiError::client(TransportError(e.to_string())))?;
+        let (parts, body) = request.into_parts();
+        let url = Url::parse(&parts.uri.to_string())?;
+        // Requests that cannot have been acted on are retried whatever the method; a 5xx on a
+        // write might have been acted on, so only reads and idempotent writes repeat then.
+        let idempotent = parts.method != http::Method::POST;
+        let mut attempt = 0u32;
+        loop {
+            let mut builder = self
+                .client
+                .request(parts.method.clone(), url.clone())
+                .headers(parts.headers.clone())
+                .body(body.clone());
+            let mut token =
+                reqwest::header::HeaderValue::from_str(self.token.expose()).map_err(|_| {
+                    api::ApiError::client(TransportError(
+                        "the GitLab token is not a valid header value".into(),
+                    ))
+                })?;
+            token.set_sensitive(true);
+            builder = builder.header("PRIVATE-TOKEN", token);
+            let sent = builder.send().await;
+            let wait = match &sent {
+                Ok(r) if r.status().as_u16() == 429 || r.status().as_u16() == 503 => {
+                    Some(retry_after(r.headers()))
+                }
+                Ok(r) if r.status().is_server_error() && idempotent => {
+                    Some(retry_after(r.headers()))
+                }
+                Err(e) if e.is_connect() || (e.is_timeout() && idempotent) => Some(None),
+                _ => None,
+            };
+            if let (Some(hint), true) = (wait, attempt < self.retries) {
+                let backoff = Duration::from_millis(200u64 << attempt.min(6));
+                tokio::time::sleep(hint.unwrap_or(backoff)).await;
+                attempt += 1;
+                continue;
+            }
+            let response = sent.map_err(|e| {
+                let mut cause: &dyn std::error::Error = &e;
+                while let Some(next) = cause.source() {
+                    cause = next;
+                }
+                api::ApiError::client(TransportError(format!("{}: {cause}", redact(&url))))
+            })?;
+            let mut out = http::Response::builder().status(response.status());
+            for (name, value) in response.headers() {
+                out = out.header(name, value);
+            }
+            let bytes = response.bytes().await.map_err(|e| {
+                api::ApiError::client(TransportError(format!("{}: {e}", redact(&url))))
+            })?;
+            return out
+                .body(bytes)
+                .map_err(|e| api::ApiError::client(TransportError(e.to_string())));
+        }
+    }
+}
+
+/// An `ApiError` as a forge error naming what was asked.
+fn forge_error(what: &str, error: api::ApiError<TransportError>) -> ForgeError {
+    let what = what.to_string();
+    let (status, message) = match &error {
+        api::ApiError::GitlabWithStatus { status, msg } => (status.as_u16(), msg.clone()),
+        api::ApiError::GitlabObjectWithStatus { status, obj }
+        | api::ApiError::GitlabUnrecognizedWithStatus { status, obj } => {
+            (status.as_u16(), obj.to_string())
+        }
+        api::ApiError::GitlabService { status, data } => (
+            status.as_u16(),
+            String::from_utf8_lossy(&data[..data.len().min(300)]).into_owned(),
+        ),
+        api::ApiError::Client { source } => {
+            return ForgeError::Transport {
+                what,
+                message: source.to_string(),
+            }
+        }
+        other => {
+            return ForgeError::Transport {
+                what,
+                message: other.to_string(),
+            }
+        }
+    };
+    match status {
+        404 => ForgeError::NotFound { what },
+        401 | 403 => ForgeError::Forbidden { what, status },
+        409 => ForgeError::Conflict { what, message },
+        400..=499 => ForgeError::Rejected {
+            what,
+            status,
+            message,
+        },
+        _ => ForgeError::Server {
+            what,
+            status,
+            message,
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct UserJson {
+    id: u64,
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct ProjectJson {
+    id: u64,
+    path_with_namespace: String,
+    #[serde(default)]
+    default_branch: Option<String>,
+    #[serde(default)]
+    archived: bool,
+    #[serde(default)]
+    topics: Vec<String>,
+    #[serde(default)]
+    web_url: String,
+}
+
+#[derive(Deserialize)]
+struct BranchJson {
+    name: String,
+    commit: CommitJson,
+}
+
+#[derive(Deserialize)]
+struct CommitJson {
+    id: String,
+    #[serde(default)]
+    author_name: String,
+    #[serde(default)]
+    author_email: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    parent_ids: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct CompareJson {
+    #[serde(default)]
+    commits: Vec<CommitJson>,
+}
+
+#[derive(Deserialize)]
+struct TreeEntry {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct MergeRequestJson {
+    iid: u64,
+    state: String,
+    source_branch: String,
+    target_branch: String,
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    labels: Vec<String>,
+    #[serde(default)]
+    sha: Option<String>,
+    #[serde(default)]
+    detailed_merge_status: Option<String>,
+    #[serde(default)]
+    has_conflicts: bool,
+    author: UserJson,
+    #[serde(default)]
+    web_url: String,
+}
+
+impl MergeRequestJson {
+    fn into_merge_request(self) -> MergeRequest {
+        let state = match self.state.as_str() {
+            "opened" => MergeRequestState::Opened,
+            "merged" => MergeRequestState::Merged,
+            "locked" => MergeRequestState::Locked,
+            _ => MergeRequestState::Closed,
+        };
+        let merge_status = match self.detailed_merge_status.as_deref() {
+            _ if self.has_conflicts => MergeStatus::Conflict,
+            Some("mergeable") => MergeStatus::Mergeable,
+            Some("need_rebase") => MergeStatus::NeedRebase,
+            Some("conflict") | Some("broken_status") => MergeStatus::Conflict,
+            _ => MergeStatus::Other,
+        };
+        MergeRequest {
+            iid: self.iid,
+            state,
+            source_branch: self.source_branch,
+            target_branch: self.target_branch,
+            title: self.title,
+            description: self.description.unwrap_or_default(),
+            labels: self.labels,
+            sha: self.sha.unwrap_or_default(),
+            merge_status,
+            author: self.author.username,
+            web_url: self.web_url,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct NoteJson {
+    id: u64,
+    body: String,
+    author: UserJson,
+    #[serde(default)]
+    system: bool,
+}
+
+#[derive(Deserialize)]
+struct AwardJson {
+    name: String,
+    user: UserJson,
+}
+
+#[derive(Deserialize)]
+struct LabelJson {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct MilestoneJson {
+    id: u64,
+    title: String,
+}
+
+/// `GET /projects/:id/milestones?title=` (not in the `gitlab` crate).
+struct ProjectMilestones<'a> {
+    project: &'a str,
+    title: &'a str,
+}
+
+impl api::Endpoint for ProjectMilestones<'_> {
+    fn method(&self) -> http::Method {
+        http::Method::GET
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        format!("projects/{}/milestones", encode(self.project)).into()
+    }
+
+    fn parameters(&self) -> api::QueryParams<'_> {
+        let mut params = api::QueryParams::default();
+        params.push("title", self.title);
+        params
+    }
+}
+
+fn encode(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
+pub struct GitlabForge {
+    api: Transport,
+    bot_user: String,
+    bot_id: u64,
+    bot_email: String,
+    users: Mutex<BTreeMap<String, Option<u64>>>,
+}
+
+impl GitlabForge {
+    /// Connect as the token's user (`GET /user`), failing early on a bad URL or token.
+    pub async fn connect(
+        settings: &GitlabSettings,
+        bot: &BotSettings,
+        http: std::sync::Arc<HttpClient>,
+    ) -> Result<Self, ForgeError> {
+        let _ = (bot, http);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ForgeError::Transport {
+                what: "GitLab client".into(),
+                message: e.to_string(),
+            })?;
+        let mut base = settings.url.clone();
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let api = Transport {
+            base,
+            token: settings.token.clone(),
+            client,
+            retries: 3,
+        };
+        let me: UserJson = api::users::CurrentUser::builder()
+            .build()
+            .map_err(|e| builder_error("current user", e))?
+            .query_async(&api)
+            .await
+            .map_err(|e| forge_error(&format!("GitLab at {}", redact(&settings.url)), e))?;
+        let host = settings.url.host_str().unwrap_or("gitlab").to_string();
+        Ok(GitlabForge {
+            bot_email: format!("{}@{host}", me.username),
+            bot_user: me.username,
+            bot_id: me.id,
+            api,
+            users: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    async fn project_json(&self, id: &str) -> Result<ProjectJson, ForgeError> {
+        api::projects::Project::builder()
+            .project(id)
+            .build()
+            .map_err(|e| builder_error("project", e))?
+            .query_async(&self.api)
+            .await
+            .map_err(|e| forge_error(&format!("project `{id}`"), e))
+    }
+}
+
+fn builder_error(what: &str, e: impl std::fmt::Display) -> ForgeError {
+    ForgeError::Transport {
+        what: what.to_string(),
+        message: format!("cannot build the request: {e}"),
+    }
+}
+
+fn to_project(p: ProjectJson) -> Project {
+    Project {
+        id: p.id.to_string(),
+        path: p.path_with_namespace,
+        default_branch: p.default_branch.unwrap_or_else(|| "main".into()),
+        web_url: p.web_url,
+    }
+}
+
+#[async_trait]
+impl Forge for GitlabForge {
+    fn bot_user(&self) -> &str {
+        &self.bot_user
+    }
+
+    fn bot_email(&self) -> &str {
+        &self.bot_email
+    }
+
+    async fn projects(&self, query: &FleetQuery) -> Result<Vec<Project>, ForgeError> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        let mut push = |p: ProjectJson, out: &mut Vec<Project>| {
+            if !p.archived && seen.insert(p.id) {
+                out.push(to_project(p));
+            }
+        };
+        for id in &query.projects {
+            let p = self.project_json(id).await?;
+            push(p, &mut out);
+        }
+        for group in &query.groups {
+            let list: Vec<ProjectJson> = api::paged(
+                api::groups::projects::GroupProjects::builder()
+                    .group(group.path.as_str())
+                    .include_subgroups(group.include_subgroups)
+                    .archived(false)
+                    .build()
+                    .map_err(|e| builder_error("group projects", e))?,
+                Pagination::All,
+            )
+            .query_async(&self.api)
+            .await
+            .map_err(|e| forge_error(&format!("group `{}`", group.path), e))?;
+            for p in list {
+                if group.topics.is_empty() || p.topics.iter().any(|t| group.topics.contains(t)) {
+                    push(p, &mut out);
+                }
+            }
+        }
+        if query.discover {
+            let list: Vec<ProjectJson> = api::paged(
+                api::projects::Projects::builder()
+                    .membership(true)
+                    .archived(false)
+                    .min_access_level(api::common::AccessLevel::Developer)
+                    .build()
+                    .map_err(|e| builder_error("projects", e))?,
+                Pagination::All,
+            )
+            .query_async(&self.api)
+            .await
+            .map_err(|e| forge_error("the projects the token can see", e))?;
+            for p in list {
+                let Some(branch) = p.default_branch.clone() else {
+                    continue;
+                };
+                let has_config = self
+                    .read_file(
+                        &to_project(ProjectJson {
+                            ..clone_project(&p)
+                        }),
+                        &branch,
+                        crate::config::REPO_CONFIG_FILE,
+                    )
+                    .await;
+                if matches!(has_config, Ok(Some(_))) {
+                    push(p, &mut out);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn branch_sha(
+        &self,
+        project: &Project,
+        branch: &str,
+    ) -> Result<Option<String>, ForgeError> {
+        let found: Result<BranchJson, _> = api::projects::repository::branches::Branch::builder()
+            .project(project.id.as_str())
+            .branch(branch)
+            .build()
+            .map_err(|e| builder_error("branch", e))?
+            .query_async(&self.api)
+            .await;
+        match found {
+            Ok(b) => Ok(Some(b.commit.id)),
+            Err(e) => match forge_error(&format!("{}: branch `{branch}`", project.path), e) {
+                ForgeError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn files(&self, project: &Project, sha: &str) -> Result<Vec<String>, ForgeError> {
+        let entries: Vec<TreeEntry> = api::paged(
+            api::projects::repository::Tree::builder()
+                .project(project.id.as_str())
+                .ref_(sha)
+                .recursive(true)
+                .build()
+                .map_err(|e| builder_error("tree", e))?,
+            Pagination::All,
+        )
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: tree at {sha}", project.path), e))?;
+        Ok(entries
+            .into_iter()
+            .filter(|e| e.kind == "blob")
+            .map(|e| e.path)
+            .collect())
+    }
+
+    async fn read_file(
+        &self,
+        project: &Project,
+        sha: &str,
+        path: &str,
+    ) -> Result<Option<String>, ForgeError> {
+        let raw = api::raw(
+            api::projects::repository::files::FileRaw::builder()
+                .project(project.id.as_str())
+                .file_path(path)
+                .ref_(sha)
+                .build()
+                .map_err(|e| builder_error("file", e))?,
+        )
+        .query_async(&self.api)
+        .await;
+        match raw {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| ForgeError::Rejected {
+                    what: format!("{}: {path}", project.path),
+                    status: 200,
+                    message: "the file is not UTF-8".into(),
+                }),
+            Err(e) => match forge_error(&format!("{}: {path}", project.path), e) {
+                ForgeError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn branches(
+        &self,
+        project: &Project,
+        prefix: &str,
+    ) -> Result<Vec<(String, String)>, ForgeError> {
+        let list: Vec<BranchJson> = api::paged(
+            api::projects::repository::branches::Branches::builder()
+                .project(project.id.as_str())
+                .search(format!("^{prefix}"))
+                .build()
+                .map_err(|e| builder_error("branches", e))?,
+            Pagination::All,
+        )
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: branches", project.path), e))?;
+        Ok(list
+            .into_iter()
+            .filter(|b| b.name.starts_with(prefix))
+            .map(|b| (b.name, b.commit.id))
+            .collect())
+    }
+
+    async fn commits_since(
+        &self,
+        project: &Project,
+        base: &str,
+        branch: &str,
+    ) -> Result<Vec<Commit>, ForgeError> {
+        let compare: CompareJson = api::projects::repository::commits::CompareCommits::builder()
+            .project(project.id.as_str())
+            .from(base)
+            .to(branch)
+            .straight(true)
+            .build()
+            .map_err(|e| builder_error("compare", e))?
+            .query_async(&self.api)
+            .await
+            .map_err(|e| forge_error(&format!("{}: compare {base}...{branch}", project.path), e))?;
+        Ok(compare
+            .commits
+            .into_iter()
+            .map(|c| Commit {
+                sha: c.id,
+                author_name: c.author_name,
+                author_email: c.author_email,
+                title: c.title,
+                parent_ids: c.parent_ids,
+            })
+            .collect())
+    }
+
+    async fn commit(
+        &self,
+        project: &Project,
+        request: &CommitRequest,
+    ) -> Result<String, ForgeError> {
+        use api::projects::repository::commits::{CommitAction, CommitActionType, CreateCommit};
+        let mut builder = CreateCommit::builder();
+        builder
+            .project(project.id.as_str())
+            .branch(request.branch.as_str())
+            .commit_message(request.message.as_str())
+            .start_sha(request.start_sha.as_str())
+            .force(true)
+            .author_name(self.bot_user.as_str())
+            .author_email(self.bot_email.as_str());
+        for action in &request.actions {
+            let mut a = CommitAction::builder();
+            match action {
+                FileAction::Create { path, content } => a
+                    .action(CommitActionType::Create)
+                    .file_path(path.as_str())
+                    .content(content.as_bytes()),
+                FileAction::Update { path, content } => a
+                    .action(CommitActionType::Update)
+                    .file_path(path.as_str())
+                    .content(content.as_bytes()),
+                FileAction::Delete { path } => {
+                    a.action(CommitActionType::Delete).file_path(path.as_str())
+                }
+            };
+            builder.action(a.build().map_err(|e| builder_error("commit action", e))?);
+        }
+        let commit: CommitJson = builder
+            .build()
+            .map_err(|e| builder_error("commit", e))?
+            .query_async(&self.api)
+            .await
+            .map_err(|e| {
+                forge_error(
+                    &format!("{}: commit on `{}`", project.path, request.branch),
+                    e,
+                )
+            })?;
+        Ok(commit.id)
+    }
+
+    async fn delete_branch(&self, project: &Project, branch: &str) -> Result<(), ForgeError> {
+        api::ignore(
+            api::projects::repository::branches::DeleteBranch::builder()
+                .project(project.id.as_str())
+                .branch(branch)
+                .build()
+                .map_err(|e| builder_error("delete branch", e))?,
+        )
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: branch `{branch}`", project.path), e))
+    }
+
+    async fn merge_requests(
+        &self,
+        project: &Project,
+        prefix: &str,
+    ) -> Result<Vec<MergeRequest>, ForgeError> {
+        let list: Vec<MergeRequestJson> = api::paged(
+            api::projects::merge_requests::MergeRequests::builder()
+                .project(project.id.as_str())
+                .author(self.bot_id)
+                .build()
+                .map_err(|e| builder_error("merge requests", e))?,
+            Pagination::All,
+        )
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: merge requests", project.path), e))?;
+        let mut out: Vec<MergeRequest> = list
+            .into_iter()
+            .filter(|m| m.source_branch.starts_with(prefix))
+            .map(MergeRequestJson::into_merge_request)
+            .collect();
+        // The list does not always compute merge statuses; ask for the open ones one by one.
+        for mr in out.iter_mut().filter(|m| {
+            m.state == MergeRequestState::Opened && m.merge_status == MergeStatus::Other
+        }) {
+            let full: MergeRequestJson = api::projects::merge_requests::MergeRequest::builder()
+                .project(project.id.as_str())
+                .merge_request(mr.iid)
+                .build()
+                .map_err(|e| builder_error("merge request", e))?
+                .query_async(&self.api)
+                .await
+                .map_err(|e| forge_error(&format!("{}: !{}", project.path, mr.iid), e))?;
+            mr.merge_status = full.into_merge_request().merge_status;
+        }
+        Ok(out)
+    }
+
+    async fn create_merge_request(
+        &self,
+        project: &Project,
+        request: &NewMergeRequest,
+    ) -> Result<MergeRequest, ForgeError> {
+        let mut builder = api::projects::merge_requests::CreateMergeRequest::builder();
+        builder
+            .project(project.id.as_str())
+            .source_branch(request.source_branch.as_str())
+            .target_branch(request.target_branch.as_str())
+            .title(request.title.as_str())
+            .description(request.description.as_str())
+            .labels(request.labels.iter().map(String::as_str))
+            .remove_source_branch(request.remove_source_branch)
+            .squash(request.squash);
+        if !request.assignee_ids.is_empty() {
+            builder.assignees(request.assignee_ids.iter().copied());
+        }
+        if !request.reviewer_ids.is_empty() {
+            builder.reviewers(request.reviewer_ids.iter().copied());
+        }
+        if let Some(m) = request.milestone_id {
+            builder.milestone_id(m);
+        }
+        let created: MergeRequestJson = builder
+            .build()
+            .map_err(|e| builder_error("merge request", e))?
+            .query_async(&self.api)
+            .await
+            .map_err(|e| {
+                forge_error(
+                    &format!(
+                        "{}: merge request for `{}`",
+                        project.path, request.source_branch
+                    ),
+                    e,
+                )
+            })?;
+        Ok(created.into_merge_request())
+    }
+
+    async fn edit_merge_request(
+        &self,
+        project: &Project,
+        iid: u64,
+        edit: &MergeRequestEdit,
+    ) -> Result<(), ForgeError> {
+        use api::projects::merge_requests::{EditMergeRequest, MergeRequestStateEvent};
+        let mut builder = EditMergeRequest::builder();
+        builder.project(project.id.as_str()).merge_request(iid);
+        if let Some(title) = &edit.title {
+            builder.title(title.as_str());
+        }
+        if let Some(description) = &edit.description {
+            builder.description(description.as_str());
+        }
+        if let Some(labels) = &edit.labels {
+            builder.labels(labels.iter().map(String::as_str));
+        }
+        if edit.close {
+            builder.state_event(MergeRequestStateEvent::Close);
+        }
+        api::ignore(
+            builder
+                .build()
+                .map_err(|e| builder_error("merge request edit", e))?,
+        )
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: !{iid}", project.path), e))
+    }
+
+    async fn notes(&self, project: &Project, iid: u64) -> Result<Vec<Note>, ForgeError> {
+        use api::projects::merge_requests::notes::awards::MergeRequestNoteAwards;
+        use api::projects::merge_requests::notes::MergeRequestNotes;
+        let list: Vec<NoteJson> = api::paged(
+            MergeRequestNotes::builder()
+                .project(project.id.as_str())
+                .merge_request(iid)
+                .build()
+                .map_err(|e| builder_error("notes", e))?,
+            Pagination::All,
+        )
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: notes of !{iid}", project.path), e))?;
+        let mut out = Vec::new();
+        for n in list {
+            let mut bot_awards = Vec::new();
+            // Only comments that might be commands are worth a look at their awards.
+            if !n.system
+                && n.author.id != self.bot_id
+                && n.body.contains(&format!("@{}", self.bot_user))
+            {
+                let awards: Vec<AwardJson> = api::paged(
+                    MergeRequestNoteAwards::builder()
+                        .project(project.id.as_str())
+                        .merge_request(iid)
+                        .note(n.id)
+                        .build()
+                        .map_err(|e| builder_error("awards", e))?,
+                    Pagination::All,
+                )
+                .query_async(&self.api)
+                .await
+                .map_err(|e| forge_error(&format!("{}: awards on !{iid}", project.path), e))?;
+                bot_awards = awards
+                    .into_iter()
+                    .filter(|a| a.user.id == self.bot_id)
+                    .map(|a| a.name)
+                    .collect();
+            }
+            out.push(Note {
+                id: n.id,
+                author: n.author.username,
+                body: n.body,
+                system: n.system,
+                bot_awards,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn add_note(&self, project: &Project, iid: u64, body: &str) -> Result<(), ForgeError> {
+        api::ignore(
+            api::projects::merge_requests::notes::CreateMergeRequestNote::builder()
+                .project(project.id.as_str())
+                .merge_request(iid)
+                .body(body)
+                .build()
+                .map_err(|e| builder_error("note", e))?,
+        )
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: note on !{iid}", project.path), e))
+    }
+
+    async fn award(
+        &self,
+        project: &Project,
+        iid: u64,
+        note_id: u64,
+        emoji: &str,
+    ) -> Result<(), ForgeError> {
+        api::ignore(
+            api::projects::merge_requests::notes::awards::CreateMergeRequestNoteAward::builder()
+                .project(project.id.as_str())
+                .merge_request(iid)
+                .note(note_id)
+                .name(emoji)
+                .build()
+                .map_err(|e| builder_error("award", e))?,
+        )
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: award on !{iid}", project.path), e))
+    }
+
+    async fn ensure_labels(
+        &self,
+        project: &Project,
+        labels: &[(String, String)],
+    ) -> Result<(), ForgeError> {
+        let existing: Vec<LabelJson> = api::paged(
+            api::projects::labels::Labels::builder()
+                .project(project.id.as_str())
+                .build()
+                .map_err(|e| builder_error("labels", e))?,
+            Pagination::All,
+        )
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: labels", project.path), e))?;
+        for (name, colour) in labels {
+            if existing.iter().any(|l| l.name.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            let created = api::ignore(
+                api::projects::labels::CreateLabel::builder()
+                    .project(project.id.as_str())
+                    .name(name.as_str())
+                    .color(api::projects::labels::LabelColor::from(colour.as_str()))
+                    .build()
+                    .map_err(|e| builder_error("label", e))?,
+            )
+            .query_async(&self.api)
+            .await;
+            match created.map_err(|e| forge_error(&format!("{}: label `{name}`", project.path), e))
+            {
+                Ok(()) | Err(ForgeError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn user_ids(&self, usernames: &[String]) -> Result<Vec<u64>, ForgeError> {
+        let mut out = Vec::new();
+        for name in usernames {
+            let known = self.users.lock().ok().and_then(|u| u.get(name).copied());
+            let id = match known {
+                Some(id) => id,
+                None => {
+                    let found: Vec<UserJson> = api::users::Users::builder()
+                        .username(name.as_str())
+                        .build()
+                        .map_err(|e| builder_error("users", e))?
+                        .query_async(&self.api)
+                        .await
+                        .map_err(|e| forge_error(&format!("user `{name}`"), e))?;
+                    let id = found
+                        .into_iter()
+                        .find(|u| u.username.eq_ignore_ascii_case(name))
+                        .map(|u| u.id);
+                    if let Ok(mut users) = self.users.lock() {
+                        users.insert(name.clone(), id);
+                    }
+                    id
+                }
+            };
+            out.extend(id);
+        }
+        Ok(out)
+    }
+
+    async fn milestone_id(
+        &self,
+        project: &Project,
+        title: &str,
+    ) -> Result<Option<u64>, ForgeError> {
+        let list: Vec<MilestoneJson> = ProjectMilestones {
+            project: &project.id,
+            title,
+        }
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: milestone `{title}`", project.path), e))?;
+        Ok(list.into_iter().find(|m| m.title == title).map(|m| m.id))
+    }
+}
+
+fn clone_project(p: &ProjectJson) -> ProjectJson {
+    ProjectJson {
+        id: p.id,
+        path_with_namespace: p.path_with_namespace.clone(),
+        default_branch: p.default_branch.clone(),
+        archived: p.archived,
+        topics: p.topics.clone(),
+        web_url: p.web_url.clone(),
+    }
+}

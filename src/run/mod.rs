@@ -1,0 +1,401 @@
+//! The fleet run: for every project, read its configuration and manifests through the forge,
+//! look up updates (one request per package across the whole fleet), plan merge requests and
+//! reconcile them with the ones earlier runs opened. The forge is the only state.
+
+pub mod body;
+pub mod commands;
+pub mod meta;
+pub mod plan;
+mod reconcile;
+
+use crate::check::{Checker, ManifestResult};
+use crate::config::{parse_repo_config, OperatorConfig, REPO_CONFIG_FILE};
+use crate::forge::{FleetQuery, Forge, ForgeError, Project};
+use crate::plugins::Plugins;
+use crate::project::ProjectSettings;
+use crate::scan::Scan;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use updatebot_core::http::HttpClient;
+use updatebot_core::registry::LookupCache;
+use updatebot_core::ManifestError;
+
+/// What happened to one planned or existing merge request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Opened,
+    /// Title, description or labels refreshed.
+    Updated,
+    /// The commit made again on the current target (rebase, command, or changed content).
+    Recreated,
+    Unchanged,
+    /// Replaced by a merge request for a newer version, and closed.
+    Superseded,
+    /// No longer needed, and closed.
+    Closed,
+    /// Closed on a person's `@updatebot ignore …` command.
+    Ignored,
+    /// Not opened: the reason says why (limit, closed before, edited by a person).
+    Skipped,
+    Failed,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Opened => "opened",
+            Action::Updated => "updated",
+            Action::Recreated => "recreated",
+            Action::Unchanged => "unchanged",
+            Action::Superseded => "superseded",
+            Action::Closed => "closed",
+            Action::Ignored => "ignored",
+            Action::Skipped => "skipped",
+            Action::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeReport {
+    pub title: String,
+    pub branch: String,
+    pub action: Action,
+    pub merge_request: Option<u64>,
+    pub url: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectReport {
+    pub project: String,
+    pub error: Option<String>,
+    /// Why the project was not worked on, if it was not (no `.updatebot.yml`).
+    pub skipped: Option<String>,
+    pub changes: Vec<ChangeReport>,
+    /// Manifests that could not be read and lookups that failed, each naming its file/package.
+    pub problems: Vec<String>,
+}
+
+impl ProjectReport {
+    fn new(project: &str) -> Self {
+        ProjectReport {
+            project: project.to_string(),
+            error: None,
+            skipped: None,
+            changes: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || self.changes.iter().any(|c| c.action == Action::Failed)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetReport {
+    /// The fleet could not be listed at all.
+    pub error: Option<String>,
+    pub projects: Vec<ProjectReport>,
+    /// Registry requests per host, for the one-request-per-package promise.
+    pub registry_requests: BTreeMap<String, u64>,
+    pub packages_looked_up: usize,
+}
+
+impl FleetReport {
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || self.projects.iter().any(ProjectReport::failed)
+    }
+
+    /// A human summary.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        if let Some(e) = &self.error {
+            out.push_str(&format!("error: {e}\n"));
+        }
+        for p in &self.projects {
+            out.push_str(&format!("{}\n", p.project));
+            if let Some(e) = &p.error {
+                out.push_str(&format!("  error: {e}\n"));
+            }
+            if let Some(s) = &p.skipped {
+                out.push_str(&format!("  skipped: {s}\n"));
+            }
+            for c in &p.changes {
+                let mr = c
+                    .merge_request
+                    .map(|i| format!(" !{i}"))
+                    .unwrap_or_default();
+                let why = c
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                out.push_str(&format!("  {}{mr}: {}{why}\n", c.action.as_str(), c.title));
+            }
+            for problem in &p.problems {
+                out.push_str(&format!("  problem: {problem}\n"));
+            }
+        }
+        let requests: u64 = self.registry_requests.values().sum();
+        out.push_str(&format!(
+            "{} projects, {} packages looked up with {requests} registry requests\n",
+            self.projects.len(),
+            self.packages_looked_up
+        ));
+        out
+    }
+}
+
+/// Everything a fleet run works with.
+pub struct Fleet<'a> {
+    pub forge: &'a dyn Forge,
+    pub plugins: &'a Plugins,
+    pub operator: &'a OperatorConfig,
+    pub http: Arc<HttpClient>,
+    pub cache: Arc<LookupCache>,
+    pub now: DateTime<Utc>,
+}
+
+fn forge_problem(e: ForgeError) -> String {
+    e.to_string()
+}
+
+impl Fleet<'_> {
+    /// Run over every project of the fleet.
+    pub async fn run(&self) -> FleetReport {
+        let query = FleetQuery {
+            projects: self.operator.fleet.projects.clone(),
+            groups: self.operator.fleet.groups.clone(),
+            discover: self.operator.fleet.discover,
+        };
+        let mut report = FleetReport {
+            error: None,
+            projects: Vec::new(),
+            registry_requests: BTreeMap::new(),
+            packages_looked_up: 0,
+        };
+        let projects = match self.forge.projects(&query).await {
+            Ok(p) => p,
+            Err(e) => {
+                report.error = Some(format!("cannot list the fleet's projects: {e}"));
+                return report;
+            }
+        };
+        self.run_projects(projects, &mut report).await;
+        report
+    }
+
+    /// Run over the given projects (the fleet already listed, or one shard of it).
+    pub async fn run_projects(&self, projects: Vec<Project>, report: &mut FleetReport) {
+        let concurrency = self.operator.fleet.concurrency.max(1);
+        let mut results: Vec<(usize, ProjectReport)> =
+            futures::stream::iter(projects.iter().enumerate())
+                .map(|(i, project)| async move { (i, self.run_project(project).await) })
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+        results.sort_by_key(|(i, _)| *i);
+        report.projects.extend(results.into_iter().map(|(_, r)| r));
+        report.registry_requests = self
+            .http
+            .stats()
+            .into_iter()
+            .map(|(host, s)| (host, s.requests))
+            .collect();
+        report.packages_looked_up = self.cache.len();
+    }
+
+    /// One project; a failure is reported and never stops the fleet.
+    pub async fn run_project(&self, project: &Project) -> ProjectReport {
+        let mut report = ProjectReport::new(&project.path);
+        if let Err(e) = self.project_inner(project, &mut report).await {
+            report.error = Some(e);
+        }
+        report
+    }
+
+    async fn project_inner(
+        &self,
+        project: &Project,
+        report: &mut ProjectReport,
+    ) -> Result<(), String> {
+        let forge = self.forge;
+        let head = forge
+            .branch_sha(project, &project.default_branch)
+            .await
+            .map_err(forge_problem)?
+            .ok_or_else(|| {
+                format!(
+                    "default branch `{}` not found (empty repository?)",
+                    project.default_branch
+                )
+            })?;
+        let Some(text) = forge
+            .read_file(project, &head, REPO_CONFIG_FILE)
+            .await
+            .map_err(forge_problem)?
+        else {
+            report.skipped = Some(format!(
+                "no {REPO_CONFIG_FILE} on `{}`",
+                project.default_branch
+            ));
+            return Ok(());
+        };
+        let repo = parse_repo_config(&text).map_err(|e| {
+            let lines: Vec<String> = e
+                .problems
+                .iter()
+                .map(|p| format!("{REPO_CONFIG_FILE}:{}:{}: {}", p.line, p.column, p.message))
+                .collect();
+            lines.join("; ")
+        })?;
+        // Entries may target other branches than the default: work per target branch.
+        let mut targets: Vec<String> = Vec::new();
+        let all = ProjectSettings::new(Some(&repo), self.operator).map_err(|e| {
+            let lines: Vec<String> = e
+                .problems
+                .iter()
+                .map(|p| format!("{REPO_CONFIG_FILE}:{}:{}: {}", p.line, p.column, p.message))
+                .collect();
+            lines.join("; ")
+        })?;
+        for entry in all.entries() {
+            let target = entry
+                .target_branch
+                .clone()
+                .unwrap_or_else(|| project.default_branch.clone());
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
+        let existing = forge
+            .merge_requests(project, &self.operator.bot.branch_prefix)
+            .await
+            .map_err(forge_problem)?;
+        for target in targets {
+            let default = project.default_branch.clone();
+            let settings = ProjectSettings::for_target(Some(&repo), self.operator, &|t| {
+                t.map(str::to_string).unwrap_or_else(|| default.clone()) == target
+            })
+            .map_err(|e| e.to_string())?;
+            let Some(base) = forge
+                .branch_sha(project, &target)
+                .await
+                .map_err(forge_problem)?
+            else {
+                report.problems.push(format!(
+                    "target branch `{target}` not found; its entries were not worked on"
+                ));
+                continue;
+            };
+            let results = self.check_at(project, &base, &settings).await?;
+            for r in &results {
+                report
+                    .problems
+                    .extend(crate::report::failures(std::slice::from_ref(r), None));
+            }
+            let planned = plan::plan(&results, &settings, &self.operator.bot);
+            let lockfiles = self.read_lockfiles(project, &base, &results).await?;
+            let ctx = reconcile::Context {
+                forge,
+                plugins: self.plugins,
+                bot: &self.operator.bot,
+                project,
+                target: &target,
+                base: &base,
+                results: &results,
+                lockfiles: &lockfiles,
+            };
+            ctx.reconcile(planned, &existing, report).await?;
+        }
+        Ok(())
+    }
+
+    /// Scan the manifests at `base` through the forge and decide every update.
+    async fn check_at(
+        &self,
+        project: &Project,
+        base: &str,
+        settings: &ProjectSettings,
+    ) -> Result<Vec<ManifestResult>, String> {
+        let files = self
+            .forge
+            .files(project, base)
+            .await
+            .map_err(forge_problem)?;
+        let mut scan = Scan::new(self.plugins, &files, settings);
+        loop {
+            let batch = scan.pending();
+            if batch.is_empty() {
+                break;
+            }
+            let reads = futures::future::join_all(
+                batch
+                    .iter()
+                    .map(|(path, _, _)| self.forge.read_file(project, base, path)),
+            )
+            .await;
+            for ((path, manager, ecosystem), read) in batch.into_iter().zip(reads) {
+                let content = match read {
+                    Ok(Some(text)) if text.len() as u64 <= crate::scan::MAX_MANIFEST_BYTES => {
+                        Ok(text)
+                    }
+                    Ok(Some(text)) => Err(ManifestError::new(
+                        &path,
+                        None,
+                        format!(
+                            "file is {} bytes, over the {}-byte limit",
+                            text.len(),
+                            crate::scan::MAX_MANIFEST_BYTES
+                        ),
+                    )),
+                    Ok(None) => Err(ManifestError::new(&path, None, "listed but not readable")),
+                    Err(e) => return Err(forge_problem(e)),
+                };
+                scan.add(&path, manager, ecosystem, content);
+            }
+        }
+        let checker = Checker {
+            plugins: self.plugins,
+            http: self.http.clone(),
+            cache: self.cache.clone(),
+            settings,
+            now: self.now,
+            concurrency: 16,
+        };
+        Ok(checker.check(scan.finish(), &files, &|_, _, _| {}).await)
+    }
+
+    /// Lockfiles kept apart from their manifests, read once for the apply step.
+    async fn read_lockfiles(
+        &self,
+        project: &Project,
+        base: &str,
+        results: &[ManifestResult],
+    ) -> Result<BTreeMap<String, String>, String> {
+        let mut out = BTreeMap::new();
+        for r in results {
+            let Some((path, _)) = &r.lockfile else {
+                continue;
+            };
+            if path == &r.manifest.path || out.contains_key(path) {
+                continue;
+            }
+            if let Some(text) = self
+                .forge
+                .read_file(project, base, path)
+                .await
+                .map_err(forge_problem)?
+            {
+                out.insert(path.clone(), text);
+            }
+        }
+        Ok(out)
+    }
+}

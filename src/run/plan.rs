@@ -1,0 +1,425 @@
+//! From decided updates to planned merge requests: one per dependency update, or one per
+//! `groups` entry; branch names, titles and commit messages. Pure.
+
+use crate::check::{ManifestResult, Outcome};
+use crate::config::{
+    AppliesTo, BotSettings, CommitMessage, EffectiveUpdate, GroupDependencyType, Milestone,
+    SemverLevel,
+};
+use crate::policy::NamePattern;
+use crate::project::ProjectSettings;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use updatebot_core::registry::ReleaseList;
+use updatebot_core::version::UpdateType;
+use updatebot_core::Ecosystem;
+
+/// One dependency update inside a planned change (it may span several manifests).
+#[derive(Debug, Clone)]
+pub struct PlannedUpdate {
+    pub name: String,
+    pub package: String,
+    pub from: String,
+    pub to: String,
+    pub update_type: UpdateType,
+    pub development: bool,
+    pub scheme: &'static str,
+    /// (manifest path, dependency index) pairs this update edits.
+    pub sites: Vec<(String, usize)>,
+    pub releases: Option<Arc<ReleaseList>>,
+    pub notes: Vec<String>,
+}
+
+/// What one merge request should contain.
+#[derive(Debug, Clone)]
+pub struct PlannedChange {
+    pub key: String,
+    pub branch: String,
+    pub ecosystem: Ecosystem,
+    /// `/`-rooted directory of the entry (or of the manifest without a config).
+    pub directory: String,
+    pub group: Option<String>,
+    pub updates: Vec<PlannedUpdate>,
+    pub title: String,
+    pub commit_message: String,
+    pub labels: Vec<String>,
+    pub assignees: Vec<String>,
+    pub reviewers: Vec<String>,
+    pub milestone: Option<Milestone>,
+    /// The `.updatebot.yml` entry (index) the change belongs to, for its limit.
+    pub entry: Option<usize>,
+    pub open_limit: usize,
+    pub rebase: bool,
+}
+
+/// Label names per ecosystem, as Dependabot uses them.
+pub fn ecosystem_label(ecosystem: Ecosystem) -> &'static str {
+    match ecosystem {
+        Ecosystem::Python => "python",
+        Ecosystem::Npm => "javascript",
+        Ecosystem::Docker => "docker",
+    }
+}
+
+/// Characters git refuses in branch names become `-`.
+fn ref_safe(part: &str) -> String {
+    let cleaned: String = part
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '!') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    cleaned
+        .replace("..", "-")
+        .trim_matches(['.', '-'])
+        .to_string()
+}
+
+/// `updatebot/pip/backend/requests-2.32.3` (separator from the entry).
+pub fn branch_name(
+    prefix: &str,
+    separator: char,
+    ecosystem: Ecosystem,
+    directory: &str,
+    leaf: &str,
+) -> String {
+    let mut parts: Vec<String> = vec![prefix.to_string(), ecosystem.as_str().to_string()];
+    parts.extend(directory.split('/').filter(|p| !p.is_empty()).map(ref_safe));
+    parts.push(ref_safe(leaf));
+    parts.join(&separator.to_string())
+}
+
+fn directory_of(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some((dir, _)) => format!("/{dir}"),
+        None => "/".to_string(),
+    }
+}
+
+/// Whether a manifest directory belongs to an entry directory: the same, or its
+/// `requirements/` folder (where pip projects keep requirement sets).
+fn within(own: &str, dir: &str) -> bool {
+    let base = dir.trim_end_matches('/');
+    let requirements = format!("{base}/requirements");
+    own == dir || own == requirements || own.starts_with(&format!("{requirements}/"))
+}
+
+fn level(update_type: UpdateType) -> Option<SemverLevel> {
+    match update_type {
+        UpdateType::Major => Some(SemverLevel::Major),
+        UpdateType::Minor => Some(SemverLevel::Minor),
+        UpdateType::Patch => Some(SemverLevel::Patch),
+        UpdateType::Digest => None,
+    }
+}
+
+/// The first version-update group of `entry` that `update` joins.
+fn group_of<'e>(entry: &'e EffectiveUpdate, update: &PlannedUpdate) -> Option<&'e str> {
+    let dep =
+        updatebot_core::Dependency::new(&update.name, &update.package, "", None, update.scheme);
+    entry
+        .groups
+        .iter()
+        .filter(|g| g.applies_to == AppliesTo::VersionUpdates)
+        .find(|g| {
+            let named = g.patterns.is_empty()
+                || g.patterns.iter().any(|p| NamePattern::new(p).matches(&dep));
+            let excluded = g
+                .exclude_patterns
+                .iter()
+                .any(|p| NamePattern::new(p).matches(&dep));
+            let typed = match g.dependency_type {
+                None => true,
+                Some(GroupDependencyType::Production) => !update.development,
+                Some(GroupDependencyType::Development) => update.development,
+            };
+            let leveled = g.update_types.is_empty()
+                || level(update.update_type).is_some_and(|l| g.update_types.contains(&l));
+            named && !excluded && typed && leveled
+        })
+        .map(|g| g.name.as_str())
+}
+
+/// `deps(deps-dev): bump` / `Bump`, after `commit-message`.
+fn lead(commit: &CommitMessage, development: bool) -> String {
+    let prefix = if development {
+        commit
+            .prefix_development
+            .as_ref()
+            .or(commit.prefix.as_ref())
+    } else {
+        commit.prefix.as_ref()
+    };
+    match prefix {
+        Some(prefix) => {
+            let scope = if commit.include_scope {
+                if development {
+                    "(deps-dev)"
+                } else {
+                    "(deps)"
+                }
+            } else {
+                ""
+            };
+            format!("{}{scope}: bump", prefix.trim_end_matches(':'))
+        }
+        None => "Bump".to_string(),
+    }
+}
+
+fn location(directory: &str) -> String {
+    if directory == "/" {
+        String::new()
+    } else {
+        format!(" in {directory}")
+    }
+}
+
+/// (ecosystem, directory, package, new version): one dependency update across manifests.
+type UpdateKey = (Ecosystem, String, String, String);
+/// (ecosystem, directory, group name).
+type GroupKey = (Ecosystem, String, String);
+
+/// Plan the changes of one project's check results.
+pub fn plan(
+    results: &[ManifestResult],
+    settings: &ProjectSettings,
+    bot: &BotSettings,
+) -> Vec<PlannedChange> {
+    // 1. Updates by (ecosystem, directory, package, new version), across manifests.
+    let mut by_key: BTreeMap<UpdateKey, (Option<&EffectiveUpdate>, PlannedUpdate)> =
+        BTreeMap::new();
+    for result in results {
+        let manifest = &result.manifest;
+        let entry = settings.config_for(manifest.ecosystem, &manifest.path);
+        let own = directory_of(&manifest.path);
+        // The entry directory the manifest belongs to: its own, or the one whose
+        // `requirements/` folder holds it; a glob entry names the manifest's own directory.
+        let directory = entry
+            .and_then(|e| {
+                e.directories
+                    .iter()
+                    .filter(|d| !d.is_glob())
+                    .map(|d| d.as_str())
+                    .filter(|d| within(&own, d))
+                    .max_by_key(|d| d.len())
+                    .map(str::to_string)
+            })
+            .unwrap_or(own);
+        for dep in &result.dependencies {
+            let Outcome::Update(p) = &dep.outcome else {
+                continue;
+            };
+            let key = (
+                manifest.ecosystem,
+                directory.clone(),
+                dep.dependency.package_name.clone(),
+                p.new_version.clone(),
+            );
+            let item = by_key.entry(key).or_insert_with(|| {
+                (
+                    entry,
+                    PlannedUpdate {
+                        name: dep.dependency.name.clone(),
+                        package: dep.dependency.package_name.clone(),
+                        from: p
+                            .current_version
+                            .clone()
+                            .unwrap_or_else(|| dep.dependency.current_value.clone()),
+                        to: p.new_version.clone(),
+                        update_type: p.update_type,
+                        development: dep.dependency.development,
+                        scheme: dep.dependency.versioning,
+                        sites: Vec::new(),
+                        releases: dep.releases.clone(),
+                        notes: p.notes.clone(),
+                    },
+                )
+            });
+            item.1.sites.push((manifest.path.clone(), dep.index));
+            item.1.development &= dep.dependency.development;
+        }
+    }
+    // 2. Groups collect their members; the rest stand alone.
+    let mut groups: BTreeMap<GroupKey, (Option<&EffectiveUpdate>, Vec<PlannedUpdate>)> =
+        BTreeMap::new();
+    let mut singles = Vec::new();
+    for ((ecosystem, directory, _, _), (entry, update)) in by_key {
+        match entry.and_then(|e| group_of(e, &update)) {
+            Some(group) => groups
+                .entry((ecosystem, directory, group.to_string()))
+                .or_insert_with(|| (entry, Vec::new()))
+                .1
+                .push(update),
+            None => singles.push((ecosystem, directory, entry, update)),
+        }
+    }
+    let mut out = Vec::new();
+    for (ecosystem, directory, entry, update) in singles {
+        let separator = entry
+            .map(|e| e.branch_name_separator.as_char())
+            .unwrap_or('/');
+        let commit = entry.map(|e| e.commit_message.clone()).unwrap_or_default();
+        let title = format!(
+            "{} {} from {} to {}{}",
+            lead(&commit, update.development),
+            update.name,
+            update.from,
+            update.to,
+            location(&directory)
+        );
+        out.push(change(
+            format!("{}:{directory}:{}", ecosystem.as_str(), update.package),
+            branch_name(
+                &bot.branch_prefix,
+                separator,
+                ecosystem,
+                &directory,
+                &format!("{}-{}", update.package, update.to),
+            ),
+            ecosystem,
+            directory,
+            None,
+            vec![update],
+            title,
+            entry,
+            bot,
+        ));
+    }
+    for ((ecosystem, directory, group), (entry, updates)) in groups {
+        let separator = entry
+            .map(|e| e.branch_name_separator.as_char())
+            .unwrap_or('/');
+        let commit = entry.map(|e| e.commit_message.clone()).unwrap_or_default();
+        let development = updates.iter().all(|u| u.development);
+        let count = updates.len();
+        let title = format!(
+            "{} the {group} group{} with {count} update{}",
+            lead(&commit, development),
+            location(&directory),
+            if count == 1 { "" } else { "s" }
+        );
+        out.push(change(
+            format!("{}:{directory}:group:{group}", ecosystem.as_str()),
+            branch_name(&bot.branch_prefix, separator, ecosystem, &directory, &group),
+            ecosystem,
+            directory,
+            Some(group),
+            updates,
+            title,
+            entry,
+            bot,
+        ));
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn change(
+    key: String,
+    branch: String,
+    ecosystem: Ecosystem,
+    directory: String,
+    group: Option<String>,
+    updates: Vec<PlannedUpdate>,
+    title: String,
+    entry: Option<&EffectiveUpdate>,
+    bot: &BotSettings,
+) -> PlannedChange {
+    let mut labels: Vec<String> = match entry.and_then(|e| e.labels.clone()) {
+        Some(labels) => labels,
+        None => vec![
+            "dependencies".to_string(),
+            ecosystem_label(ecosystem).to_string(),
+        ],
+    };
+    if !labels.contains(&bot.ci_label) {
+        labels.push(bot.ci_label.clone());
+    }
+    let mut body = String::new();
+    for u in &updates {
+        body.push_str(&format!("\nBumps {} from {} to {}.", u.name, u.from, u.to));
+    }
+    PlannedChange {
+        commit_message: format!("{title}\n{body}\n"),
+        key,
+        branch,
+        ecosystem,
+        directory,
+        group,
+        updates,
+        title,
+        labels,
+        assignees: entry.map(|e| e.assignees.clone()).unwrap_or_default(),
+        reviewers: entry.map(|e| e.reviewers.clone()).unwrap_or_default(),
+        milestone: entry.and_then(|e| e.milestone.clone()),
+        entry: entry.map(|e| e.index),
+        open_limit: entry
+            .map(|e| e.open_merge_requests_limit as usize)
+            .unwrap_or(5),
+        rebase: entry
+            .map(|e| e.rebase_strategy == crate::config::RebaseStrategy::Auto)
+            .unwrap_or(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_names_follow_the_layout() {
+        assert_eq!(
+            branch_name(
+                "updatebot",
+                '/',
+                Ecosystem::Python,
+                "/backend",
+                "requests-2.32.3"
+            ),
+            "updatebot/pip/backend/requests-2.32.3"
+        );
+        assert_eq!(
+            branch_name("updatebot", '-', Ecosystem::Python, "/", "six-1.17.0"),
+            "updatebot-pip-six-1.17.0"
+        );
+        assert_eq!(
+            branch_name("deps", '/', Ecosystem::Python, "/a b/..c", "x@{1}~^:"),
+            "deps/pip/a-b/c/x--1"
+        );
+    }
+
+    #[test]
+    fn manifests_belong_to_their_entry_directory() {
+        assert!(within("/", "/"));
+        assert!(within("/requirements", "/"));
+        assert!(within("/requirements/extras", "/"));
+        assert!(!within("/api", "/"));
+        assert!(within("/api", "/api"));
+        assert!(!within("/api2", "/api"));
+    }
+
+    #[test]
+    fn commit_message_prefixes() {
+        let none = CommitMessage::default();
+        assert_eq!(lead(&none, false), "Bump");
+        let prefixed = CommitMessage {
+            prefix: Some("deps".into()),
+            prefix_development: Some("dev".into()),
+            include_scope: false,
+        };
+        assert_eq!(lead(&prefixed, false), "deps: bump");
+        assert_eq!(lead(&prefixed, true), "dev: bump");
+        let scoped = CommitMessage {
+            prefix: Some("build".into()),
+            prefix_development: None,
+            include_scope: true,
+        };
+        assert_eq!(lead(&scoped, false), "build(deps): bump");
+        assert_eq!(lead(&scoped, true), "build(deps-dev): bump");
+    }
+}
