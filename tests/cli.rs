@@ -157,3 +157,24 @@ fn operator_configs_validate_with_their_secrets() {
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(!stdout(&output).contains("s3cret-value"));
 }
+
+/// The shipped CI template parses, and its patterns name the bot's default CI label and
+/// branch prefix (so changing a default without the template fails here).
+#[test]
+fn the_ci_template_matches_the_bot_defaults() {
+    use saphyr::{LoadableYamlNode, Yaml};
+    let text = std::fs::read_to_string(repo_root().join("config/gitlab-ci/updatebot.gitlab-ci.yml")).unwrap();
+    let docs = Yaml::load_from_str(&text).unwrap();
+    let root = &docs[0];
+    let bot = updatebot::config::BotSettings::default();
+    let label = format!("/(^|,){}(,|$)/", bot.ci_label);
+    let prefix = format!("/^{}\\//", bot.branch_prefix);
+    let never = root[".updatebot-never"]["rules"].as_vec().unwrap();
+    let conditions: Vec<&str> = never.iter().map(|r| r["if"].as_str().unwrap()).collect();
+    assert!(conditions[0].ends_with(&label), "{conditions:?}");
+    assert!(conditions[1].ends_with(&prefix), "{conditions:?}");
+    let workflow = root["workflow"]["rules"].as_vec().unwrap();
+    let first = workflow[0]["if"].as_str().unwrap();
+    assert!(first.contains("push") && first.ends_with(&prefix), "{first}");
+    assert_eq!(workflow[0]["when"].as_str(), Some("never"));
+}
