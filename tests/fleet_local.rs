@@ -269,6 +269,15 @@ fn a_newer_version_supersedes_the_old_merge_request() {
     assert_eq!(repo.mr(1)["merge_request"]["state"], "closed");
     assert_eq!(repo.mr(1)["notes"][0]["body"], "Superseded by !2.");
     assert_eq!(repo.branches(), ["updatebot/pip/requests-2.32.3"]);
+    // A merge request the bot closed itself blocks nothing: the next run is quiet.
+    let again = repo.run();
+    assert_eq!(
+        actions(&again),
+        [(
+            "unchanged".into(),
+            "Bump requests from 2.25.0 to 2.32.3".into()
+        )]
+    );
 }
 
 #[test]

@@ -36,6 +36,10 @@ pub struct Meta {
     /// Set when a command or the closed-merge-request policy says what to ignore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore: Option<Ignore>,
+    /// Set when the bot itself closed the merge request (superseded, no longer needed): such
+    /// a closing says nothing about what people want.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed_by_bot: bool,
 }
 
 impl Meta {
@@ -92,6 +96,7 @@ mod tests {
             }],
             base: "abc".into(),
             ignore: None,
+            closed_by_bot: false,
         }
     }
 

@@ -241,7 +241,7 @@ impl Context<'_> {
             .filter(|e| e.mr.state == MergeRequestState::Closed)
         {
             let Some(meta) = &e.meta else { continue };
-            if meta.key != change.key {
+            if meta.key != change.key || (meta.closed_by_bot && meta.ignore.is_none()) {
                 continue;
             }
             let kind = meta.ignore.unwrap_or(match self.bot.closed_merge_request {
@@ -380,6 +380,7 @@ impl Context<'_> {
             updates: meta_updates(change),
             base: self.base.to_string(),
             ignore: None,
+            closed_by_bot: false,
         };
         let same_branch = existing
             .iter()
@@ -534,27 +535,8 @@ impl Context<'_> {
             if !e.is_open() || e.mr.iid == mr.iid || e.key() != Some(change.key.as_str()) {
                 continue;
             }
-            self.forge
-                .add_note(
-                    self.project,
-                    e.mr.iid,
-                    &format!("Superseded by !{}.", mr.iid),
-                )
-                .await
-                .map_err(problem)?;
-            self.forge
-                .edit_merge_request(
-                    self.project,
-                    e.mr.iid,
-                    &MergeRequestEdit {
-                        close: true,
-                        ..MergeRequestEdit::default()
-                    },
-                )
-                .await
-                .map_err(problem)?;
-            self.delete_branch(&e.mr.source_branch).await?;
-            e.mr.state = MergeRequestState::Closed;
+            self.close_by_bot(e, &format!("Superseded by !{}.", mr.iid))
+                .await?;
             out.push(existing_report(
                 &e.mr,
                 Action::Superseded,
@@ -562,6 +544,30 @@ impl Context<'_> {
             ));
         }
         Ok(out)
+    }
+
+    /// Close a merge request for the bot's own reasons: note, record, close, delete branch.
+    async fn close_by_bot(&self, e: &mut Existing, note: &str) -> Result<(), String> {
+        self.forge
+            .add_note(self.project, e.mr.iid, note)
+            .await
+            .map_err(problem)?;
+        let description = e.meta.as_mut().map(|meta| {
+            meta.closed_by_bot = true;
+            meta.replace_in(&e.mr.description)
+        });
+        let edit = MergeRequestEdit {
+            description,
+            close: true,
+            ..MergeRequestEdit::default()
+        };
+        self.forge
+            .edit_merge_request(self.project, e.mr.iid, &edit)
+            .await
+            .map_err(problem)?;
+        self.delete_branch(&e.mr.source_branch).await?;
+        e.mr.state = MergeRequestState::Closed;
+        Ok(())
     }
 
     async fn milestone(&self, change: &PlannedChange) -> Result<Option<u64>, String> {
@@ -703,27 +709,11 @@ impl Context<'_> {
                 continue;
             }
             let reason = reasons.join("; ");
-            self.forge
-                .add_note(
-                    self.project,
-                    e.mr.iid,
-                    &format!("Closing: this update is no longer needed ({reason})."),
-                )
-                .await
-                .map_err(problem)?;
-            self.forge
-                .edit_merge_request(
-                    self.project,
-                    e.mr.iid,
-                    &MergeRequestEdit {
-                        close: true,
-                        ..MergeRequestEdit::default()
-                    },
-                )
-                .await
-                .map_err(problem)?;
-            self.delete_branch(&e.mr.source_branch).await?;
-            e.mr.state = MergeRequestState::Closed;
+            self.close_by_bot(
+                e,
+                &format!("Closing: this update is no longer needed ({reason})."),
+            )
+            .await?;
             report
                 .changes
                 .push(existing_report(&e.mr, Action::Closed, reason));
