@@ -149,6 +149,25 @@ async fn lookup(
     }
 }
 
+/// The project's constraints narrowed by one declaration's own (both must hold).
+fn merge_constraints(
+    project: &BTreeMap<String, String>,
+    own: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut out = project.clone();
+    for (key, value) in own {
+        let merged = match out.get(key) {
+            // Alternatives (`a || b`) cannot be AND-ed by a comma; the narrower one decides.
+            Some(existing) if !existing.contains('|') && !value.contains('|') => {
+                format!("{existing},{value}")
+            }
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), merged);
+    }
+    out
+}
+
 /// Why a release does not fit the project's environment constraints.
 fn environment_check(
     plugin: &dyn Plugin,
@@ -286,8 +305,8 @@ impl Checker<'_> {
                 match (answers.get(&key), plugin.scheme(dep.versioning)) {
                     (Some(Ok(list)), Some(scheme)) => {
                         releases = Some(list.clone());
-                        let environment =
-                            |r: &Release| environment_check(plugin, &file.constraints, r);
+                        let constraints = merge_constraints(&file.constraints, &dep.constraints);
+                        let environment = |r: &Release| environment_check(plugin, &constraints, r);
                         let ctx = Context {
                             scheme,
                             releases: list,

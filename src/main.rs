@@ -220,6 +220,10 @@ fn repo_config(root: &Path) -> Result<Option<RepoConfig>> {
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read `{}`", file.display()))?;
     let repo = config::parse_repo_config(&text).map_err(|e| BadConfig(located(&file, &e)))?;
+    let problems = updatebot::project::range_problems(&repo);
+    if !problems.is_empty() {
+        return Err(BadConfig(located(&file, &ConfigErrors { problems })).into());
+    }
     for warning in &repo.warnings {
         eprintln!(
             "{}:{}:{}: warning: {}",
@@ -412,7 +416,14 @@ fn validate(file: &Path, operator: bool) -> Result<u8> {
         })
         .map(|_| Vec::new())
     } else {
-        config::parse_repo_config(&text).map(|repo| repo.warnings)
+        config::parse_repo_config(&text).and_then(|repo| {
+            let problems = updatebot::project::range_problems(&repo);
+            if problems.is_empty() {
+                Ok(repo.warnings)
+            } else {
+                Err(ConfigErrors { problems })
+            }
+        })
     };
     match outcome {
         Ok(warnings) => {

@@ -151,32 +151,45 @@ fn allows(rule: &AllowRule, dep: &Dependency) -> bool {
     name_ok && type_ok
 }
 
-/// The version in use: the pin, else the highest release the range admits (or the lowest,
-/// when the strategy raises ranges: `increase` moves `>=1.0` even if it admits the newest).
+/// The version in use: the pin, else the highest release the range admits that the
+/// environment can install (the lowest, when the strategy raises ranges: `increase` moves
+/// `>=1.0` even if it admits the newest). Stable releases are preferred: a range such as
+/// `>=1.0,<2` is not "on" 1.9b1 just because it admits it.
 pub fn current_version(
     dep: &Dependency,
     scheme: &dyn VersionScheme,
     releases: &[Release],
     strategy: RangeStrategy,
+    usable: &dyn Fn(&Release) -> bool,
 ) -> Option<String> {
     if let Some(pinned) = scheme.pinned_version(&dep.current_value) {
         return Some(pinned);
     }
-    let admitted = releases.iter().filter(|r| {
-        !r.yanked
-            && scheme
-                .satisfies(&dep.current_value, &r.version)
-                .unwrap_or(false)
-    });
+    let admitted: Vec<&Release> = releases
+        .iter()
+        .filter(|r| {
+            !r.yanked
+                && usable(r)
+                && scheme
+                    .satisfies(&dep.current_value, &r.version)
+                    .unwrap_or(false)
+        })
+        .collect();
+    let stable: Vec<&Release> = admitted
+        .iter()
+        .copied()
+        .filter(|r| !scheme.is_prerelease(&r.version))
+        .collect();
+    let pool = if stable.is_empty() { admitted } else { stable };
     let order = |a: &&Release, b: &&Release| {
         scheme
             .compare(&a.version, &b.version)
             .unwrap_or(std::cmp::Ordering::Equal)
     };
     let chosen = if strategy == RangeStrategy::Increase {
-        admitted.min_by(order)
+        pool.into_iter().min_by(order)
     } else {
-        admitted.max_by(order)
+        pool.into_iter().max_by(order)
     };
     chosen.map(|r| r.version.clone())
 }
@@ -268,14 +281,31 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
             ),
         };
     }
-    let current = ctx
-        .locked_version
-        .map(str::to_string)
-        .or_else(|| current_version(dep, scheme, &ctx.releases.releases, ctx.rules.strategy));
+    let current = ctx.locked_version.map(str::to_string).or_else(|| {
+        let usable = |r: &Release| (ctx.environment)(r).is_ok();
+        current_version(
+            dep,
+            scheme,
+            &ctx.releases.releases,
+            ctx.rules.strategy,
+            &usable,
+        )
+    });
     let pinned = scheme.pinned_version(&dep.current_value).is_some();
     let filter = |release: &Release| -> Option<String> {
         if let Err(why) = (ctx.environment)(release) {
             return Some(format!("{} {why}", release.version));
+        }
+        if ctx.rules.strategy == RangeStrategy::LockfileOnly
+            && !dep.current_value.is_empty()
+            && !scheme
+                .satisfies(&dep.current_value, &release.version)
+                .unwrap_or(false)
+        {
+            return Some(format!(
+                "{} is outside `{}` (versioning-strategy lockfile-only)",
+                release.version, dep.current_value
+            ));
         }
         let update_type = current
             .as_deref()
@@ -287,6 +317,19 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
                     "{} is a {update_type} update, ignored for `{}`",
                     release.version,
                     rule.name.as_str()
+                ));
+            }
+            // An ignore range that does not parse fails closed: better no update than one the
+            // team meant to exclude.
+            if let Some(bad) = rule
+                .versions
+                .iter()
+                .find(|v| scheme.satisfies(v, &release.version).is_err())
+            {
+                return Some(format!(
+                    "the ignore range `{bad}` for `{}` is not a valid {} range, so nothing is proposed",
+                    rule.name.as_str(),
+                    scheme.name()
                 ));
             }
             if let Some(range) = rule
@@ -311,12 +354,8 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
                             release.version
                         ))
                     }
-                    None => {
-                        return Some(format!(
-                            "{} has no release date for the {days}-day cooldown",
-                            release.version
-                        ))
-                    }
+                    // No date (PEP 503 HTML indexes give none): the cooldown cannot apply; the
+                    // proposal says so in its notes.
                     _ => {}
                 }
             }
@@ -352,16 +391,23 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
                 continue;
             }
             Err(e) => {
-                return Decision::NoUpdate {
-                    current_version: current,
-                    reason: e.to_string(),
-                }
+                notes.push(format!("{}: {e}", release.version));
+                continue;
             }
         };
         let update_type = current
             .as_deref()
             .map(|c| scheme.update_type(c, &release.version))
             .unwrap_or(UpdateType::Major);
+        if let Some(cooldown) = &ctx.rules.cooldown {
+            let days = cooldown.days(dep, update_type);
+            if days > 0 && released_days_ago(release, ctx.now).is_none() {
+                notes.push(format!(
+                    "{} has no release date, so the {days}-day cooldown could not be applied",
+                    release.version
+                ));
+            }
+        }
         return Decision::Update(Proposal {
             current_version: current,
             new_version: release.version.clone(),
@@ -603,6 +649,73 @@ mod tests {
             "{:?}",
             p.notes
         );
+    }
+
+    #[test]
+    fn stable_ranges_are_not_on_a_prerelease() {
+        let list = releases(&["1.5", "1.9b1", "2.0", "2.1rc1"]);
+        let p = proposal(decide_with(&dep(">=1.0,<2"), &list, &Rules::default()));
+        assert_eq!(p.current_version.as_deref(), Some("1.5"));
+        assert_eq!(p.new_version, "2.0");
+        assert_eq!(p.new_value.as_deref(), Some(">=2.0,<3"));
+    }
+
+    #[test]
+    fn invalid_ignore_ranges_fail_closed() {
+        let list = releases(&["1.0", "1.1"]);
+        let rules = Rules {
+            ignore: vec![IgnoreRule {
+                name: NamePattern::new("demo"),
+                versions: vec!["1.17.x".into()],
+                update_types: vec![],
+            }],
+            ..Rules::default()
+        };
+        match decide_with(&dep("==1.0"), &list, &rules) {
+            Decision::NoUpdate { reason, .. } => assert!(
+                reason.contains("`1.17.x` for `demo` is not a valid pep440 range"),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn lockfile_only_stays_inside_the_range() {
+        let list = releases(&["1.0", "1.4", "2.0"]);
+        let rules = Rules {
+            strategy: RangeStrategy::LockfileOnly,
+            ..Rules::default()
+        };
+        let ok = |_: &Release| Ok(());
+        let p = proposal(decide(
+            &dep(">=1.0,<2"),
+            &Context {
+                scheme: &Pep440,
+                releases: &list,
+                environment: &ok,
+                rules: &rules,
+                locked_version: Some("1.0"),
+                now: Utc::now(),
+            },
+        ));
+        assert_eq!(p.new_version, "1.4");
+        assert_eq!(p.new_value, None);
+    }
+
+    #[test]
+    fn cooldown_without_dates_is_said_not_silently_blocking() {
+        let list = releases(&["1.0", "1.1"]);
+        let rules = Rules {
+            cooldown: Some(Cooldown {
+                default_days: 3,
+                ..Cooldown::default()
+            }),
+            ..Rules::default()
+        };
+        let p = proposal(decide_with(&dep("==1.0"), &list, &rules));
+        assert_eq!(p.new_version, "1.1");
+        assert!(p.notes[0].contains("no release date"), "{:?}", p.notes);
     }
 
     #[test]

@@ -73,6 +73,41 @@ fn rules_from(
     }
 }
 
+/// `ignore[].versions` ranges that no versioning scheme of their entry's ecosystem reads
+/// (`1.17.x` for pip, say), as problems at the entry's line. Such a rule would otherwise only
+/// fail when a run meets it.
+pub fn range_problems(repo: &RepoConfig) -> Vec<crate::config::Problem> {
+    let mut out = Vec::new();
+    for entry in &repo.updates {
+        let schemes: &[&str] = match entry.package_ecosystem.ecosystem() {
+            Ecosystem::Python => &["pep440", "poetry"],
+            Ecosystem::Npm => &["npm"],
+            Ecosystem::Docker => &["docker"],
+        };
+        for rule in entry.settings.ignore.iter().flatten() {
+            for range in &rule.versions {
+                let readable = schemes
+                    .iter()
+                    .filter_map(|name| crate::workbench::scheme(name))
+                    .any(|scheme| scheme.is_valid_range(range));
+                if !readable {
+                    out.push(crate::config::Problem {
+                        line: entry.line,
+                        column: 1,
+                        message: format!(
+                            "updates[{}].ignore: `{range}` for `{}` is not a valid {} version range",
+                            entry.index,
+                            rule.dependency_name,
+                            entry.package_ecosystem.as_str()
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The directory of a repo-relative file, `/`-rooted (`backend/requirements.txt` → `/backend`).
 fn directory_of(path: &str) -> String {
     match path.rsplit_once('/') {

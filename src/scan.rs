@@ -174,6 +174,7 @@ pub fn read_manifest(root: &Path, path: &str) -> Result<String, ManifestError> {
 /// name rules did not select are queued as they are found.
 pub struct Scan<'p> {
     plugins: &'p Plugins,
+    coverage: &'p dyn Coverage,
     known: BTreeSet<String>,
     queue: Vec<(String, &'static str, Ecosystem)>,
     next: usize,
@@ -182,10 +183,11 @@ pub struct Scan<'p> {
 }
 
 impl<'p> Scan<'p> {
-    pub fn new(plugins: &'p Plugins, files: &[String], coverage: &dyn Coverage) -> Self {
+    pub fn new(plugins: &'p Plugins, files: &[String], coverage: &'p dyn Coverage) -> Self {
         let queue = select(plugins, files, coverage);
         Scan {
             plugins,
+            coverage,
             known: files.iter().cloned().collect(),
             seen: queue.iter().map(|(p, _, _)| p.clone()).collect(),
             queue,
@@ -222,7 +224,12 @@ impl<'p> Scan<'p> {
         if let Ok(file) = &manifest.result {
             for include in &file.includes {
                 if let Some(target) = resolve_include(path, include) {
-                    if self.known.contains(&target) && self.seen.insert(target.clone()) {
+                    // An include is read only where the configuration covers it (its own
+                    // directory's entry, with that entry's rules and `exclude-paths`).
+                    if self.known.contains(&target)
+                        && self.coverage.covers(ecosystem, &target)
+                        && self.seen.insert(target.clone())
+                    {
                         self.queue.push((target, manager, ecosystem));
                     }
                 }
@@ -260,6 +267,30 @@ pub fn scan_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn includes_outside_the_coverage_are_not_read() {
+        struct OnlyApp;
+        impl Coverage for OnlyApp {
+            fn covers(&self, _: Ecosystem, path: &str) -> bool {
+                path.starts_with("app/")
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("app")).unwrap();
+        std::fs::create_dir_all(dir.path().join("common")).unwrap();
+        std::fs::write(
+            dir.path().join("app/requirements.txt"),
+            "-r ../common/base.txt\n-r extra.txt\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("app/extra.txt"), "idna==3.7\n").unwrap();
+        std::fs::write(dir.path().join("common/base.txt"), "six==1.15.0\n").unwrap();
+        let plugins = Plugins::standard();
+        let manifests = scan_dir(&plugins, dir.path(), &OnlyApp).unwrap();
+        let paths: Vec<_> = manifests.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["app/requirements.txt", "app/extra.txt"]);
+    }
 
     #[test]
     fn includes_resolve_inside_the_repository_only() {

@@ -163,7 +163,9 @@ fn operator_configs_validate_with_their_secrets() {
 #[test]
 fn the_ci_template_matches_the_bot_defaults() {
     use saphyr::{LoadableYamlNode, Yaml};
-    let text = std::fs::read_to_string(repo_root().join("config/gitlab-ci/updatebot.gitlab-ci.yml")).unwrap();
+    let text =
+        std::fs::read_to_string(repo_root().join("config/gitlab-ci/updatebot.gitlab-ci.yml"))
+            .unwrap();
     let docs = Yaml::load_from_str(&text).unwrap();
     let root = &docs[0];
     let bot = updatebot::config::BotSettings::default();
@@ -175,6 +177,9 @@ fn the_ci_template_matches_the_bot_defaults() {
     assert!(conditions[1].ends_with(&prefix), "{conditions:?}");
     let workflow = root["workflow"]["rules"].as_vec().unwrap();
     let first = workflow[0]["if"].as_str().unwrap();
-    assert!(first.contains("push") && first.ends_with(&prefix), "{first}");
+    assert!(
+        first.contains("push") && first.ends_with(&prefix),
+        "{first}"
+    );
     assert_eq!(workflow[0]["when"].as_str(), Some("never"));
 }

@@ -76,13 +76,17 @@ pub fn describe(
     let mut out = String::new();
     match &change.group {
         None => {
-            let u = &change.updates[0];
-            out.push_str(&format!(
-                "Bumps **{}** from {} to {}",
-                sanitize(&u.name),
-                sanitize(&u.from),
-                sanitize(&u.to)
-            ));
+            let moves: Vec<String> = change
+                .updates
+                .iter()
+                .map(|u| format!("from {} to {}", sanitize(&u.from), sanitize(&u.to)))
+                .collect();
+            let name = change
+                .updates
+                .first()
+                .map(|u| sanitize(&u.name))
+                .unwrap_or_default();
+            out.push_str(&format!("Bumps **{name}** {}", moves.join(" and ")));
         }
         Some(group) => out.push_str(&format!(
             "Bumps the **{}** group with {} update{}",

@@ -162,6 +162,15 @@ pub struct Fleet<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// Configuration problems as one message, each with the file, line and column.
+fn located(problems: &[crate::config::Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("{REPO_CONFIG_FILE}:{}:{}: {}", p.line, p.column, p.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn forge_problem(e: ForgeError) -> String {
     e.to_string()
 }
@@ -247,24 +256,15 @@ impl Fleet<'_> {
             ));
             return Ok(());
         };
-        let repo = parse_repo_config(&text).map_err(|e| {
-            let lines: Vec<String> = e
-                .problems
-                .iter()
-                .map(|p| format!("{REPO_CONFIG_FILE}:{}:{}: {}", p.line, p.column, p.message))
-                .collect();
-            lines.join("; ")
-        })?;
+        let repo = parse_repo_config(&text).map_err(|e| located(&e.problems))?;
+        let problems = crate::project::range_problems(&repo);
+        if !problems.is_empty() {
+            return Err(located(&problems));
+        }
         // Entries may target other branches than the default: work per target branch.
         let mut targets: Vec<String> = Vec::new();
-        let all = ProjectSettings::new(Some(&repo), self.operator).map_err(|e| {
-            let lines: Vec<String> = e
-                .problems
-                .iter()
-                .map(|p| format!("{REPO_CONFIG_FILE}:{}:{}: {}", p.line, p.column, p.message))
-                .collect();
-            lines.join("; ")
-        })?;
+        let all =
+            ProjectSettings::new(Some(&repo), self.operator).map_err(|e| located(&e.problems))?;
         for entry in all.entries() {
             let target = entry
                 .target_branch

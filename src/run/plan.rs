@@ -181,8 +181,10 @@ fn location(directory: &str) -> String {
 
 /// (ecosystem, directory, package, new version): one dependency update across manifests.
 type UpdateKey = (Ecosystem, String, String, String);
-/// (ecosystem, directory, group name).
+/// (ecosystem, directory, group or package name).
 type GroupKey = (Ecosystem, String, String);
+/// The entry and the updates that make one change.
+type Members<'e> = (Option<&'e EffectiveUpdate>, Vec<PlannedUpdate>);
 
 /// Plan the changes of one project's check results.
 pub fn plan(
@@ -245,8 +247,7 @@ pub fn plan(
         }
     }
     // 2. Groups collect their members; the rest stand alone.
-    let mut groups: BTreeMap<GroupKey, (Option<&EffectiveUpdate>, Vec<PlannedUpdate>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Members<'_>> = BTreeMap::new();
     let mut singles = Vec::new();
     for ((ecosystem, directory, _, _), (entry, update)) in by_key {
         match entry.and_then(|e| group_of(e, &update)) {
@@ -259,32 +260,47 @@ pub fn plan(
         }
     }
     let mut out = Vec::new();
+    // Declarations of one package in one directory that move to different versions (behind
+    // different markers, say) make one merge request: their key is the package's.
+    let mut by_package: BTreeMap<GroupKey, Members<'_>> = BTreeMap::new();
     for (ecosystem, directory, entry, update) in singles {
+        by_package
+            .entry((ecosystem, directory, update.package.clone()))
+            .or_insert_with(|| (entry, Vec::new()))
+            .1
+            .push(update);
+    }
+    for ((ecosystem, directory, package), (entry, updates)) in by_package {
         let separator = entry
             .map(|e| e.branch_name_separator.as_char())
             .unwrap_or('/');
         let commit = entry.map(|e| e.commit_message.clone()).unwrap_or_default();
+        let moves: Vec<String> = updates
+            .iter()
+            .map(|u| format!("from {} to {}", u.from, u.to))
+            .collect();
+        let development = updates.iter().all(|u| u.development);
         let title = format!(
-            "{} {} from {} to {}{}",
-            lead(&commit, update.development),
-            update.name,
-            update.from,
-            update.to,
+            "{} {} {}{}",
+            lead(&commit, development),
+            updates[0].name,
+            moves.join(", "),
             location(&directory)
         );
+        let newest = updates.last().map(|u| u.to.clone()).unwrap_or_default();
         out.push(change(
-            format!("{}:{directory}:{}", ecosystem.as_str(), update.package),
+            format!("{}:{directory}:{package}", ecosystem.as_str()),
             branch_name(
                 &bot.branch_prefix,
                 separator,
                 ecosystem,
                 &directory,
-                &format!("{}-{}", update.package, update.to),
+                &format!("{package}-{newest}"),
             ),
             ecosystem,
             directory,
             None,
-            vec![update],
+            updates,
             title,
             entry,
             bot,

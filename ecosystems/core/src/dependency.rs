@@ -112,6 +112,9 @@ pub struct Dependency {
     pub registry_urls: Vec<String>,
     /// Why the dependency is not updated, if it is not.
     pub skip_reason: Option<SkipReason>,
+    /// Environment constraints of this declaration alone, on top of the project's: a
+    /// requirement behind `; python_version < "3.8"` only has to work on those Pythons.
+    pub constraints: Constraints,
 }
 
 impl Dependency {
@@ -133,6 +136,7 @@ impl Dependency {
             versioning,
             registry_urls: Vec::new(),
             skip_reason: None,
+            constraints: Constraints::new(),
         }
     }
 

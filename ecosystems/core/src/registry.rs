@@ -126,6 +126,13 @@ pub trait Registry: Send + Sync {
     /// The registry's base URL, as reports show it (never with credentials).
     fn url(&self) -> &str;
 
+    /// What tells this registry apart from others in the run-wide cache: the full base URL,
+    /// credentials included (two indexes differing only in user info are different answers).
+    /// Never shown. Defaults to [`Registry::url`].
+    fn cache_key(&self) -> &str {
+        self.url()
+    }
+
     /// Every release of `package` (a name already normalised by the ecosystem).
     async fn releases(&self, package: &str) -> Result<ReleaseList, RegistryError>;
 }
@@ -153,7 +160,7 @@ impl LookupCache {
         package: &str,
     ) -> Result<std::sync::Arc<ReleaseList>, RegistryError> {
         use futures::FutureExt;
-        let key = (registry.url().to_string(), package.to_string());
+        let key = (registry.cache_key().to_string(), package.to_string());
         let shared = {
             let mut entries = match self.entries.lock() {
                 Ok(e) => e,

@@ -6,6 +6,7 @@ use crate::requirement::{normalize_name, parse_requirement};
 use crate::requirements::{hash_options, is_requirements_path, logical_lines, requirement_end};
 use async_trait::async_trait;
 use std::collections::BTreeSet;
+use std::str::FromStr;
 use updatebot_core::edit::{apply_replacements, Replacement};
 use updatebot_core::{LockError, LockRequest, LockfileUpdater};
 
@@ -47,11 +48,15 @@ pub fn rewrite_hashes(
         if hashes.is_empty() {
             continue;
         }
+        // `==1.17` pins 1.17.0: compare as PEP 440 versions, not as text.
+        let wanted = pep440_rs::Version::from_str(version).ok();
         let pinned = parsed
             .specifier
             .as_ref()
-            .map(|(s, _, _)| s.trim_start_matches("==").trim() == version)
-            .unwrap_or(false);
+            .and_then(|(s, _, _)| {
+                pep440_rs::Version::from_str(s.trim_start_matches("==").trim()).ok()
+            })
+            .is_some_and(|v| Some(v) == wanted);
         if !pinned {
             continue;
         }
@@ -216,6 +221,13 @@ mod tests {
             out,
             "idna==3.10 --hash=sha256:1111 --hash=sha256:2222  # pinned\n"
         );
+    }
+
+    #[test]
+    fn a_shortened_pin_is_found() {
+        let text = "six==1.17 \\\n    --hash=sha256:aaaa\n";
+        let out = rewrite_hashes("r.txt", text, "six", "1.17.0", &two).unwrap();
+        assert!(out.contains("--hash=sha256:1111"), "{out}");
     }
 
     #[test]

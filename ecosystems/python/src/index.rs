@@ -16,6 +16,7 @@ const SIMPLE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vn
 /// A PEP 503/691 "simple" index: `<base>/<normalised-name>/`.
 pub struct SimpleIndex {
     base: Url,
+    key: String,
     shown: String,
     http: Arc<HttpClient>,
 }
@@ -23,14 +24,28 @@ pub struct SimpleIndex {
 /// PyPI's JSON API: `<base>/<name>/json` with `base` ending in `/pypi/`.
 pub struct JsonApi {
     base: Url,
+    key: String,
     shown: String,
     http: Arc<HttpClient>,
+}
+
+/// A URL as it may appear in messages: user info and query removed, even when it does not parse.
+fn shown(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(parsed) => redact(&parsed),
+        Err(_) => match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}***{}", &url[..scheme + 3], &url[at..])
+            }
+            _ => url.to_string(),
+        },
+    }
 }
 
 fn base_url(url: &str) -> Result<Url, RegistryError> {
     if url.contains("${") || url.starts_with('$') {
         return Err(RegistryError::InvalidUrl {
-            url: url.to_string(),
+            url: shown(url),
             detail: "it names an environment variable, which updatebot does not expand".into(),
         });
     }
@@ -40,12 +55,12 @@ fn base_url(url: &str) -> Result<Url, RegistryError> {
         format!("{url}/")
     };
     let parsed = Url::parse(&with_slash).map_err(|e| RegistryError::InvalidUrl {
-        url: url.to_string(),
+        url: shown(url),
         detail: e.to_string(),
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(RegistryError::InvalidUrl {
-            url: url.to_string(),
+            url: shown(url),
             detail: "only http and https indexes are supported".into(),
         });
     }
@@ -56,10 +71,21 @@ fn base_url(url: &str) -> Result<Url, RegistryError> {
 pub fn registry_for(url: &str, http: Arc<HttpClient>) -> Result<Arc<dyn Registry>, RegistryError> {
     let base = base_url(url)?;
     let shown = redact(&base);
+    let key = base.to_string();
     if base.path().trim_end_matches('/').ends_with("/pypi") {
-        Ok(Arc::new(JsonApi { base, shown, http }))
+        Ok(Arc::new(JsonApi {
+            base,
+            key,
+            shown,
+            http,
+        }))
     } else {
-        Ok(Arc::new(SimpleIndex { base, shown, http }))
+        Ok(Arc::new(SimpleIndex {
+            base,
+            key,
+            shown,
+            http,
+        }))
     }
 }
 
@@ -123,6 +149,10 @@ fn malformed(package: &str, registry: &str, detail: impl Into<String>) -> Regist
 impl Registry for SimpleIndex {
     fn url(&self) -> &str {
         &self.shown
+    }
+
+    fn cache_key(&self) -> &str {
+        &self.key
     }
 
     async fn releases(&self, package: &str) -> Result<ReleaseList, RegistryError> {
@@ -470,6 +500,10 @@ impl Registry for JsonApi {
         &self.shown
     }
 
+    fn cache_key(&self) -> &str {
+        &self.key
+    }
+
     async fn releases(&self, package: &str) -> Result<ReleaseList, RegistryError> {
         let name = normalize_name(package);
         let response = fetch(
@@ -507,6 +541,17 @@ mod tests {
             )
             .unwrap(),
         )
+    }
+
+    #[test]
+    fn bad_urls_never_show_their_credentials() {
+        for url in [
+            "ftp://u:s3cret@h.example/simple",
+            "https://u:s3cret@h.example:99999/simple",
+        ] {
+            let err = base_url(url).unwrap_err().to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod hashes;
 pub mod index;
 pub mod locks;
+pub mod markers;
 pub mod pep440;
 pub mod pipfile;
 pub mod plugin;

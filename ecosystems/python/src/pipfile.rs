@@ -112,6 +112,9 @@ impl Pipfile {
             None => pep440_dep(name, String::new(), None),
         };
         dep.registry_urls.extend(registry);
+        if let Some(python) = crate::toml_util::table_python(spec) {
+            dep.constraints.insert("python".into(), python);
+        }
         Ok(dep)
     }
 }

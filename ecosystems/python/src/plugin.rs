@@ -31,11 +31,12 @@ impl Default for PythonPlugin {
     }
 }
 
-/// The Python versions a project's range is checked at: every minor release from 2.7 to
-/// 3.15, at its first and a late patch level.
+/// The Python versions a project's range is checked at: 2.7 and every minor release from
+/// 3.6 to 3.15 (3.0 to 3.5 are long gone from every platform), at a first and a late patch
+/// level.
 fn python_probes() -> impl Iterator<Item = String> {
     std::iter::once((2, 7))
-        .chain((0..=15).map(|minor| (3, minor)))
+        .chain((6..=15).map(|minor| (3, minor)))
         .flat_map(|(major, minor)| [format!("{major}.{minor}.0"), format!("{major}.{minor}.99")])
 }
 

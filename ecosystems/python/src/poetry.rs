@@ -103,7 +103,18 @@ fn groups(range: &str) -> Vec<&str> {
         .split("||")
         .flat_map(|g| g.split('|'))
         .map(str::trim)
+        .filter(|g| !g.is_empty())
         .collect()
+}
+
+/// Replace the last alternative of `text` (found at its last occurrence) by `with`.
+fn replace_last(text: &str, last: &str, with: &str) -> String {
+    match text.rfind(last) {
+        Some(at) if !last.is_empty() => {
+            format!("{}{with}{}", &text[..at], &text[at + last.len()..])
+        }
+        _ => with.to_string(),
+    }
 }
 
 impl Poetry {
@@ -136,36 +147,74 @@ impl Poetry {
         {
             return keep("", old).map(|v| format!("{v}.*"));
         }
-        if atom.starts_with(|c: char| c.is_ascii_digit()) && !atom.contains([',', ' ']) {
-            let old = parse_version(SCHEME, atom)?;
+        // An exact version, bare (`1.2.3`) or with Poetry's single `=`.
+        let (exact_prefix, exact) = match atom.strip_prefix('=') {
+            Some(rest) if !rest.starts_with('=') => ("=", rest.trim_start()),
+            _ => ("", atom),
+        };
+        if exact.starts_with(|c: char| c.is_ascii_digit()) && !exact.contains([',', ' ']) {
+            let old = parse_version(SCHEME, exact)?;
             let k = old.release().len();
             let zeros_only = new.release().iter().skip(k).all(|c| *c == 0);
-            return Ok(if zeros_only {
+            let version = if zeros_only {
                 with_precision(new_text, &new, k)
             } else {
                 new_text.to_string()
-            });
+            };
+            return Ok(format!("{exact_prefix}{version}"));
         }
-        if atom.contains(' ') && !atom.contains(',') {
-            return Err(VersionError::CannotRewrite {
-                scheme: SCHEME,
-                value: atom.to_string(),
-                version: new_text.to_string(),
-                reason: "space-separated constraints are not rewritten".into(),
-            });
+        // PEP 440-style clauses, AND-ed by commas or (Poetry) by spaces: rewrite them as one
+        // comma-separated set, then put the original separators back.
+        let mut clauses: Vec<String> = Vec::new();
+        let mut separators: Vec<String> = Vec::new();
+        let mut rest = atom;
+        while !rest.is_empty() {
+            let op_end = rest
+                .find(|c: char| !matches!(c, '<' | '>' | '=' | '!' | '~'))
+                .unwrap_or(rest.len());
+            let after_op = &rest[op_end..];
+            let gap = after_op.len() - after_op.trim_start().len();
+            let body = &after_op[gap..];
+            let end = body
+                .find(|c: char| c == ',' || c.is_whitespace())
+                .unwrap_or(body.len());
+            clauses.push(rest[..op_end + gap + end].to_string());
+            let tail = &body[end..];
+            let sep_len = tail.len()
+                - tail
+                    .trim_start_matches(|c: char| c == ',' || c.is_whitespace())
+                    .len();
+            if sep_len > 0 && sep_len < tail.len() {
+                separators.push(tail[..sep_len].to_string());
+            }
+            rest = &tail[sep_len..];
         }
+        let joined = clauses.join(",");
         let rewritten = Pep440::rewrite(
             SCHEME,
             RangeRequest {
-                current_value: atom,
+                current_value: &joined,
                 strategy: match request.strategy {
                     RangeStrategy::Widen => RangeStrategy::Widen,
                     _ => RangeStrategy::Increase,
                 },
                 ..request
             },
-        )?;
-        Ok(rewritten.unwrap_or_else(|| atom.to_string()))
+        )?
+        .unwrap_or(joined);
+        let parts: Vec<&str> = rewritten.split(',').collect();
+        if parts.len() != separators.len() + 1 {
+            // The rewrite changed the number of clauses (a widened `~=`): keep commas.
+            return Ok(rewritten);
+        }
+        let mut out = String::new();
+        for (i, part) in parts.iter().enumerate() {
+            out.push_str(part);
+            if let Some(sep) = separators.get(i) {
+                out.push_str(sep);
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -232,25 +281,22 @@ impl VersionScheme for Poetry {
             {
                 return Ok(None)
             }
+            _ if alternatives.is_empty() => return Ok(None),
             RangeStrategy::Widen => {
                 let last = alternatives.last().copied().unwrap_or_default();
                 let added = Poetry::bump_group(last, request)?;
                 if last.starts_with(['^', '~']) || !last.contains([',', '<', '>']) {
+                    // A caret or exact alternative: add one for the new version.
                     format!("{} || {added}", text.trim_end())
                 } else {
-                    added
+                    // A range: widen it in place, keeping the earlier alternatives.
+                    replace_last(text, last, &added)
                 }
             }
             _ => {
                 // Keep earlier alternatives; move the last one.
                 let last = alternatives.last().copied().unwrap_or_default();
-                let bumped = Poetry::bump_group(last, request)?;
-                match text.rfind(last) {
-                    Some(at) if !last.is_empty() => {
-                        format!("{}{}{}", &text[..at], bumped, &text[at + last.len()..])
-                    }
-                    _ => bumped,
-                }
+                replace_last(text, last, &Poetry::bump_group(last, request)?)
             }
         };
         if !self.satisfies(&out, request.new_version)? {
@@ -330,6 +376,17 @@ mod tests {
             Some("^1.0 || ^3.0")
         );
         assert_eq!(bump("*", "3.0.1", Auto), None);
+        assert_eq!(bump("=0.13.1", "1.5.0", Auto).as_deref(), Some("=1.5.0"));
+        assert_eq!(bump(">= 1.2", "2.0.0", Increase).as_deref(), Some(">= 2.0"));
+        assert_eq!(bump(">=1.2 <2", "2.1.0", Auto).as_deref(), Some(">=2.1 <3"));
+        assert_eq!(
+            bump("<1.5 || >=2.0,<2.5", "2.6.0", Widen).as_deref(),
+            Some("<1.5 || >=2.0,<2.7")
+        );
+        assert_eq!(
+            bump("^1.2 ||", "1.4.0", Increase).as_deref(),
+            Some("^1.4 ||")
+        );
     }
 
     #[test]

@@ -177,6 +177,9 @@ impl<'a> Reader<'a> {
             None => Dependency::new(name, package, "", None, scheme).skipped(SkipReason::Unpinned),
         };
         dep.registry_urls.extend(registry);
+        if let Some(python) = crate::toml_util::table_python(table) {
+            dep.constraints.insert("python".into(), python);
+        }
         Ok(dep)
     }
 }

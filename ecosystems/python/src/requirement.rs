@@ -43,7 +43,7 @@ pub fn parse_requirement(text: &str) -> Result<ParsedRequirement, String> {
     let bytes = text.as_bytes();
     let mut i = 0;
     let skip_ws = |i: &mut usize| {
-        while *i < bytes.len() && (bytes[*i] as char).is_whitespace() {
+        while *i < bytes.len() && bytes[*i].is_ascii_whitespace() {
             *i += 1;
         }
     };
@@ -80,7 +80,7 @@ pub fn parse_requirement(text: &str) -> Result<ParsedRequirement, String> {
         i += 1;
         skip_ws(&mut i);
         let start = i;
-        while i < bytes.len() && !(bytes[i] as char).is_whitespace() {
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
             i += 1;
         }
         // A `;` glued to the URL belongs to the URL (PEP 508 needs a space before markers).
@@ -178,6 +178,15 @@ mod tests {
         assert_eq!(r.url.as_deref(), Some("https://example.org/pip-1.0.whl"));
         assert!(r.specifier.is_none());
         assert!(r.marker.is_some());
+    }
+
+    #[test]
+    fn non_ascii_urls_do_not_split_characters() {
+        let r = parse_requirement("foo @ https://example.com/pkgs/à-1.0.whl").unwrap();
+        assert_eq!(r.url.as_deref(), Some("https://example.com/pkgs/à-1.0.whl"));
+        assert!(parse_requirement("b @ file:///Å ; python_version > '3'").is_ok());
+        // Whatever the verdict on a non-breaking space, it is not a panic.
+        let _ = parse_requirement("x\u{a0}==1 ; python_version > \"3\"");
     }
 
     #[test]

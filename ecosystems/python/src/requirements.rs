@@ -20,6 +20,8 @@ pub struct LogicalLine {
     /// File byte range of the whole logical line (without its final line break).
     pub start: usize,
     pub end: usize,
+    /// A comment began: pip folds the rest of the joined line into it.
+    in_comment: bool,
 }
 
 impl LogicalLine {
@@ -41,8 +43,13 @@ impl LogicalLine {
 pub fn logical_lines(content: &str) -> Vec<LogicalLine> {
     let mut out = Vec::new();
     let mut current: Option<LogicalLine> = None;
-    let mut offset = 0;
-    for (index, raw) in content.split_inclusive('\n').enumerate() {
+    let bom = if content.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let mut offset = bom;
+    for (index, raw) in content[bom..].split_inclusive('\n').enumerate() {
         let line_start = offset;
         offset += raw.len();
         let body = raw.trim_end_matches(['\n', '\r']);
@@ -58,10 +65,16 @@ pub fn logical_lines(content: &str) -> Vec<LogicalLine> {
             segments: Vec::new(),
             start: line_start,
             end: line_start,
+            in_comment: false,
         });
         entry.segments.push((entry.text.len(), line_start));
-        // A comment ends the logical line's content, but a continuation still joins.
-        entry.text.push_str(strip_comment(body));
+        // A comment ends the logical line's content; lines joined to it by a continuation
+        // belong to the comment, as in pip (which joins first and strips comments after).
+        if !entry.in_comment {
+            let kept = strip_comment(body);
+            entry.in_comment = kept.len() < body.len();
+            entry.text.push_str(kept);
+        }
         entry.end = line_start + body.len() + usize::from(continued);
         if !continued {
             out.extend(current.take());
@@ -251,7 +264,8 @@ impl Manager for Requirements {
     }
 
     fn extract(&self, path: &str, content: &str) -> Result<PackageFile, ManifestError> {
-        let content = content.strip_prefix('\u{feff}').unwrap_or(content);
+        // A byte-order mark is whitespace to pip; it stays in the text so spans keep their
+        // place in the file.
         let mut file = PackageFile::default();
         let mut extra_indexes = Vec::new();
         let mut index_url = None;
@@ -340,7 +354,18 @@ impl Manager for Requirements {
                 skipped(&parsed.name, SkipReason::Unpinned, "")
             };
             dep.package_name = package;
+            if let Some(python) = parsed
+                .marker
+                .as_deref()
+                .and_then(crate::markers::python_constraint)
+            {
+                dep.constraints.insert("python".into(), python);
+            }
             file.dependencies.push(dep);
+        }
+        // pip asks the index (PyPI unless `--index-url` says otherwise) and every extra one.
+        if index_url.is_none() && !extra_indexes.is_empty() {
+            index_url = Some(updatebot_core::defaults::PYPI_SIMPLE_URL.to_string());
         }
         file.registry_urls.extend(index_url);
         file.registry_urls.extend(extra_indexes);
@@ -395,6 +420,23 @@ mod tests {
     }
 
     #[test]
+    fn a_continued_comment_swallows_the_next_line() {
+        let deps = extract("six==1.0 # c \\\nnot a requirement at all\nidna==3.7\n").dependencies;
+        assert_eq!(deps.len(), 2);
+        assert_eq!(deps[1].name, "idna");
+    }
+
+    #[test]
+    fn markers_narrow_the_python_of_their_line() {
+        let deps = extract(
+            "six==1.15.0 ; python_version < \"3.8\"\nsix==1.16.0 ; python_version >= \"3.8\"\n",
+        )
+        .dependencies;
+        assert_eq!(deps[0].constraints["python"], "<3.8");
+        assert_eq!(deps[1].constraints["python"], ">=3.8");
+    }
+
+    #[test]
     fn hashes_on_continuation_lines() {
         let text = "six==1.16.0 \\\n    --hash=sha256:aaaa \\\n    --hash=sha256:bbbb\n    # via -r requirements.in\nidna==3.7 --hash=sha256:cccc\n";
         let file = extract(text);
@@ -433,6 +475,18 @@ mod tests {
             .dependencies
             .iter()
             .all(|d| d.skip_reason == Some(SkipReason::Editable)));
+    }
+
+    #[test]
+    fn extra_indexes_add_to_pypi() {
+        let file = extract("--extra-index-url https://extra.example/simple\nsix==1.0\n");
+        assert_eq!(
+            file.registry_urls,
+            [
+                updatebot_core::defaults::PYPI_SIMPLE_URL,
+                "https://extra.example/simple"
+            ]
+        );
     }
 
     #[test]
@@ -487,6 +541,10 @@ mod tests {
         let file = Requirements.extract("requirements.txt", text).unwrap();
         assert_eq!(file.dependencies.len(), 2);
         assert_eq!(file.dependencies[1].current_value, "==3.7");
+        assert_eq!(
+            file.dependencies[0].span.unwrap().slice(text),
+            Some("==1.16.0")
+        );
     }
 
     #[test]

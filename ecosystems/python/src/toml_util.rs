@@ -135,7 +135,15 @@ pub(crate) fn pep508_array(
             Dependency::new(&parsed.name, &package, "", None, crate::pep440::SCHEME)
                 .skipped(SkipReason::Unpinned)
         };
-        out.push(dep.with_dep_type(dep_type, development));
+        let mut dep = dep.with_dep_type(dep_type, development);
+        if let Some(python) = parsed
+            .marker
+            .as_deref()
+            .and_then(crate::markers::python_constraint)
+        {
+            dep.constraints.insert("python".into(), python);
+        }
+        out.push(dep);
     }
     Ok(())
 }
@@ -166,4 +174,19 @@ pub(crate) fn table_dependency(
     } else {
         dep
     }
+}
+
+/// The Python a Poetry or Pipfile dependency table limits itself to: its `python` key (Poetry
+/// syntax) or the Python bounds of its `markers`.
+pub(crate) fn table_python(table: &dyn toml_edit::TableLike) -> Option<String> {
+    table
+        .get("python")
+        .and_then(Item::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            table
+                .get("markers")
+                .and_then(Item::as_str)
+                .and_then(crate::markers::python_constraint)
+        })
 }
