@@ -310,8 +310,39 @@ impl api::Endpoint for ProjectMilestones<'_> {
     }
 }
 
+/// `DELETE /projects/:id/repository/branches/:branch` with the branch name escaped (the
+/// `gitlab` crate's `DeleteBranch` leaves `/` in it unescaped, which GitLab answers with 404).
+struct DeleteBranch<'a> {
+    project: &'a str,
+    branch: &'a str,
+}
+
+impl api::Endpoint for DeleteBranch<'_> {
+    fn method(&self) -> http::Method {
+        http::Method::DELETE
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        format!(
+            "projects/{}/repository/branches/{}",
+            encode(self.project),
+            encode(self.branch)
+        )
+        .into()
+    }
+}
+
+/// Percent-encoding for one path segment (`/` included, as GitLab wants for ids and refs).
 fn encode(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 pub struct GitlabForge {
@@ -638,13 +669,10 @@ impl Forge for GitlabForge {
     }
 
     async fn delete_branch(&self, project: &Project, branch: &str) -> Result<(), ForgeError> {
-        api::ignore(
-            api::projects::repository::branches::DeleteBranch::builder()
-                .project(project.id.as_str())
-                .branch(branch)
-                .build()
-                .map_err(|e| builder_error("delete branch", e))?,
-        )
+        api::ignore(DeleteBranch {
+            project: &project.id,
+            branch,
+        })
         .query_async(&self.api)
         .await
         .map_err(|e| forge_error(&format!("{}: branch `{branch}`", project.path), e))

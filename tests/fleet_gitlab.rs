@@ -1,0 +1,857 @@
+//! The fleet run against the GitLab API v4 fake (real bare git repositories behind it) and the
+//! real local Python index: discovery, merge requests and their life cycle, convergence after
+//! a crash at any point, faults on one project, and tokens that never leak.
+
+mod support;
+
+use fake_gitlab::{access, Failure, FakeGitlab, MergeMethod, ProjectOptions};
+use std::sync::Arc;
+use support::*;
+use updatebot::config::{load_operator_config, OperatorConfig};
+use updatebot::forge::gitlab::GitlabForge;
+use updatebot::plugins::Plugins;
+use updatebot::run::{Fleet, FleetReport};
+use updatebot_core::http::{HttpClient, HttpOptions};
+use updatebot_core::registry::LookupCache;
+
+const CONFIG: &str = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: daily}\n    labels: [dependencies, python]\n    reviewers: [rita]\n";
+
+/// (state, source branch, title, labels) of each merge request, and the bot's branches.
+type State = (Vec<(String, String, String, Vec<String>)>, Vec<String>);
+
+struct World {
+    gitlab: FakeGitlab,
+    index: String,
+    token: String,
+    bot_id: u64,
+    human: fake_gitlab::User,
+}
+
+async fn world() -> Option<World> {
+    let index = python_index()?;
+    let gitlab = FakeGitlab::start().await;
+    let bot = gitlab.add_user("updatebot");
+    let human = gitlab.add_user("rita");
+    Some(World {
+        gitlab,
+        index,
+        token: bot.token,
+        bot_id: bot.id,
+        human,
+    })
+}
+
+impl World {
+    fn project(&self, group: &str, name: &str, files: &[(&str, &str)]) -> u64 {
+        self.project_with(
+            ProjectOptions::new(group, name)
+                .files(files)
+                .merge_method(MergeMethod::Merge),
+        )
+    }
+
+    fn project_with(&self, opts: ProjectOptions) -> u64 {
+        let id = self.gitlab.add_project_with(opts);
+        self.gitlab.add_member(id, self.bot_id, access::DEVELOPER);
+        self.gitlab
+            .add_member(id, self.human.id, access::MAINTAINER);
+        id
+    }
+
+    fn operator(&self, fleet: &str) -> OperatorConfig {
+        let text = format!(
+            "gitlab:\n  url: {}\n  token-env: GITLAB_TOKEN\nfleet:\n{fleet}\nregistries:\n  local-pypi:\n    type: python-index\n    url: {}\n    replaces-base: true\n",
+            self.gitlab.url(),
+            self.index
+        );
+        let token = self.token.clone();
+        load_operator_config(
+            &text,
+            &move |v| (v == "GITLAB_TOKEN").then(|| token.clone()),
+            &|_| Err(std::io::ErrorKind::NotFound.into()),
+        )
+        .unwrap()
+    }
+
+    async fn run(&self, operator: &OperatorConfig) -> FleetReport {
+        let http = Arc::new(HttpClient::new(HttpOptions::default(), Vec::new()).unwrap());
+        let forge = GitlabForge::connect(
+            operator.gitlab.as_ref().unwrap(),
+            &operator.bot,
+            http.clone(),
+        )
+        .await
+        .unwrap();
+        let plugins = Plugins::standard();
+        let fleet = Fleet {
+            forge: &forge,
+            plugins: &plugins,
+            operator,
+            http,
+            cache: Arc::new(LookupCache::new()),
+            now: chrono::Utc::now(),
+        };
+        fleet.run().await
+    }
+
+    /// What a maintainer sees: (state, source branch, title, labels) of every merge request,
+    /// and the bot's branches.
+    fn state(&self, project: u64) -> State {
+        let mut mrs: Vec<_> = self
+            .gitlab
+            .merge_requests(project)
+            .into_iter()
+            .map(|m| (m.state, m.source_branch, m.title, m.labels))
+            .collect();
+        mrs.sort();
+        let branches = self
+            .gitlab
+            .branches(project)
+            .into_iter()
+            .map(|(b, _)| b)
+            .filter(|b| b.starts_with("updatebot/"))
+            .collect();
+        (mrs, branches)
+    }
+}
+
+fn actions(report: &FleetReport, project: usize) -> Vec<(String, String)> {
+    report.projects[project]
+        .changes
+        .iter()
+        .map(|c| (c.action.as_str().to_string(), c.title.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_fresh_fleet_run_opens_merge_requests_and_a_second_is_a_no_op() {
+    let Some(w) = world().await else { return };
+    let group = w.gitlab.add_group("research");
+    let _ = group;
+    let api = w.project(
+        "research",
+        "api",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\nidna==2.10\n"),
+        ],
+    );
+    let web = w.project_with(
+        ProjectOptions::new("research/sub", "web")
+            .files(&[
+                (".updatebot.yml", CONFIG),
+                ("requirements.txt", "click==7.1.2\n"),
+            ])
+            .topics(&["python"]),
+    );
+    let old = w.project_with(
+        ProjectOptions::new("research", "old")
+            .files(&[
+                (".updatebot.yml", CONFIG),
+                ("requirements.txt", "six==1.15.0\n"),
+            ])
+            .archived(true),
+    );
+    let bare = w.project(
+        "research",
+        "no-config",
+        &[("requirements.txt", "six==1.15.0\n")],
+    );
+    let operator = w.operator("  groups: [research]");
+    let report = w.run(&operator).await;
+    assert!(!report.failed(), "{}", report.summary());
+    let paths: Vec<&str> = report.projects.iter().map(|p| p.project.as_str()).collect();
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    assert!(
+        !paths.contains(&"research/old"),
+        "archived projects are skipped"
+    );
+    let bare_report = report
+        .projects
+        .iter()
+        .find(|p| p.project == "research/no-config")
+        .unwrap();
+    assert_eq!(
+        bare_report.skipped.as_deref(),
+        Some("no .updatebot.yml on `main`")
+    );
+    assert!(w.gitlab.merge_requests(old).is_empty());
+    assert!(w.gitlab.merge_requests(bare).is_empty());
+
+    let mrs = w.gitlab.merge_requests(api);
+    assert_eq!(mrs.len(), 2);
+    let six = mrs
+        .iter()
+        .find(|m| m.source_branch == "updatebot/pip/six-1.17.0")
+        .unwrap();
+    assert_eq!(six.title, "Bump six from 1.15.0 to 1.17.0");
+    assert_eq!(six.target_branch, "main");
+    assert_eq!(six.labels, ["dependencies", "python", "updatebot"]);
+    assert_eq!(six.reviewer_ids, [w.human.id]);
+    assert!(six.remove_source_branch);
+    assert!(six
+        .description
+        .contains("| six | 1.15.0 | 1.17.0 | minor |"));
+    assert_eq!(
+        w.gitlab
+            .file(api, "updatebot/pip/six-1.17.0", "requirements.txt")
+            .as_deref(),
+        Some("six==1.17.0\nidna==2.10\n")
+    );
+    let log = w.gitlab.log(api, "updatebot/pip/six-1.17.0");
+    assert_eq!(log[0].author_name, "updatebot");
+    assert_eq!(
+        log[1].sha,
+        w.gitlab
+            .branches(api)
+            .into_iter()
+            .find(|(b, _)| b == "main")
+            .unwrap()
+            .1
+    );
+    for label in ["dependencies", "python", "updatebot"] {
+        assert!(
+            w.gitlab.labels(api).contains(&label.to_string()),
+            "label {label} created"
+        );
+    }
+    assert_eq!(w.gitlab.merge_requests(web).len(), 1);
+
+    // The second run changes nothing at all.
+    w.gitlab.clear_requests();
+    let again = w.run(&operator).await;
+    assert!(
+        actions(&again, 0).iter().all(|(a, _)| a == "unchanged"),
+        "{}",
+        again.summary()
+    );
+    let writes: Vec<_> = w
+        .gitlab
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_mutating())
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "{:?}",
+        writes
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn topics_filter_a_group_and_explicit_projects_are_added() {
+    let Some(w) = world().await else { return };
+    w.gitlab.add_group("org");
+    w.project_with(
+        ProjectOptions::new("org", "tagged")
+            .files(&[
+                (".updatebot.yml", CONFIG),
+                ("requirements.txt", "six==1.15.0\n"),
+            ])
+            .topics(&["updatebot"]),
+    );
+    w.project(
+        "org",
+        "untagged",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    w.project(
+        "other",
+        "listed",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    let operator = w.operator(
+        "  projects: [other/listed]\n  groups:\n    - path: org\n      topics: [updatebot]",
+    );
+    let report = w.run(&operator).await;
+    let mut paths: Vec<&str> = report.projects.iter().map(|p| p.project.as_str()).collect();
+    paths.sort();
+    assert_eq!(paths, ["org/tagged", "other/listed"]);
+}
+
+#[tokio::test]
+async fn a_moved_target_needing_a_rebase_gets_the_commit_recreated() {
+    let Some(w) = world().await else { return };
+    let p = w.project_with(
+        ProjectOptions::new("g", "ff")
+            .files(&[
+                (".updatebot.yml", CONFIG),
+                ("requirements.txt", "six==1.15.0\n"),
+            ])
+            .merge_method(MergeMethod::FastForward),
+    );
+    let operator = w.operator("  projects: [g/ff]");
+    w.run(&operator).await;
+    let main = w
+        .gitlab
+        .push(p, "main", &[("README.md", Some("hello\n"))], "rita");
+    assert_eq!(
+        w.gitlab.merge_requests(p)[0].detailed_merge_status,
+        "need_rebase"
+    );
+    let report = w.run(&operator).await;
+    assert_eq!(
+        actions(&report, 0),
+        [("recreated".into(), "Bump six from 1.15.0 to 1.17.0".into())]
+    );
+    let log = w.gitlab.log(p, "updatebot/pip/six-1.17.0");
+    assert_eq!(log[1].sha, main);
+    assert_eq!(
+        w.gitlab.merge_requests(p)[0].detailed_merge_status,
+        "mergeable"
+    );
+}
+
+#[tokio::test]
+async fn a_behind_but_mergeable_request_is_not_rebased() {
+    let Some(w) = world().await else { return };
+    let p = w.project(
+        "g",
+        "merge",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    let operator = w.operator("  projects: [g/merge]");
+    w.run(&operator).await;
+    let before = w.gitlab.branches(p);
+    w.gitlab
+        .push(p, "main", &[("README.md", Some("hello\n"))], "rita");
+    let report = w.run(&operator).await;
+    assert_eq!(actions(&report, 0)[0].0, "unchanged");
+    let after: Vec<_> = w
+        .gitlab
+        .branches(p)
+        .into_iter()
+        .filter(|(b, _)| b != "main")
+        .collect();
+    let before: Vec<_> = before.into_iter().filter(|(b, _)| b != "main").collect();
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
+async fn merged_closed_and_edited_merge_requests_are_respected() {
+    let Some(w) = world().await else { return };
+    let p = w.project(
+        "g",
+        "life",
+        &[
+            (".updatebot.yml", CONFIG),
+            (
+                "requirements.txt",
+                "six==1.15.0\nidna==2.10\nclick==7.1.2\n",
+            ),
+        ],
+    );
+    let operator = w.operator("  projects: [g/life]");
+    w.run(&operator).await;
+    let mrs = w.gitlab.merge_requests(p);
+    let iid = |branch: &str| mrs.iter().find(|m| m.source_branch == branch).unwrap().iid;
+    // six: merged by a maintainer. idna: closed without merging. click: a person pushes to it.
+    w.gitlab.merge(p, iid("updatebot/pip/six-1.17.0"));
+    w.gitlab
+        .close(p, iid("updatebot/pip/idna-3.10"), w.human.id);
+    w.gitlab.push(
+        p,
+        "updatebot/pip/click-8.1.7",
+        &[("NOTES.md", Some("checked\n"))],
+        "rita",
+    );
+    let report = w.run(&operator).await;
+    let acts = actions(&report, 0);
+    assert!(
+        acts.contains(&("skipped".into(), "Bump idna from 2.10 to 3.10".into())),
+        "{acts:?}"
+    );
+    assert!(
+        acts.contains(&("unchanged".into(), "Bump click from 7.1.2 to 8.1.7".into())),
+        "{acts:?}"
+    );
+    assert!(
+        !acts.iter().any(|(_, t)| t.contains("six")),
+        "merged: nothing to do: {acts:?}"
+    );
+    let click = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .find(|m| m.source_branch.contains("click"))
+        .unwrap();
+    let notes = w.gitlab.notes(p, click.iid);
+    assert!(notes
+        .iter()
+        .any(|n| n.author == "updatebot" && n.body.contains("has commits by someone else")));
+    assert_ne!(
+        w.gitlab.log(p, "updatebot/pip/click-8.1.7")[0].author_name,
+        "updatebot",
+        "the person's commit stays"
+    );
+}
+
+#[tokio::test]
+async fn commands_in_comments_are_acknowledged_and_honoured() {
+    let Some(w) = world().await else { return };
+    let p = w.project(
+        "g",
+        "cmd",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\nidna==2.10\n"),
+        ],
+    );
+    let operator = w.operator("  projects: [g/cmd]");
+    w.run(&operator).await;
+    let mrs = w.gitlab.merge_requests(p);
+    let six = mrs
+        .iter()
+        .find(|m| m.source_branch.contains("six"))
+        .unwrap()
+        .iid;
+    let idna = mrs
+        .iter()
+        .find(|m| m.source_branch.contains("idna"))
+        .unwrap()
+        .iid;
+    let note = w
+        .gitlab
+        .add_note(p, six, w.human.id, "@updatebot ignore this major version");
+    let recreate = w
+        .gitlab
+        .add_note(p, idna, w.human.id, "@updatebot recreate");
+    let report = w.run(&operator).await;
+    let acts = actions(&report, 0);
+    assert!(
+        acts.contains(&("ignored".into(), "Bump six from 1.15.0 to 1.17.0".into())),
+        "{acts:?}"
+    );
+    assert!(
+        acts.contains(&("recreated".into(), "Bump idna from 2.10 to 3.10".into())),
+        "{acts:?}"
+    );
+    let awarded = |iid: u64, note: u64| {
+        w.gitlab
+            .notes(p, iid)
+            .into_iter()
+            .find(|n| n.id == note)
+            .unwrap()
+            .award_emoji
+    };
+    assert_eq!(awarded(six, note), ["thumbsup"]);
+    assert_eq!(awarded(idna, recreate), ["thumbsup"]);
+    let after = w.gitlab.merge_requests(p);
+    assert_eq!(after.iter().find(|m| m.iid == six).unwrap().state, "closed");
+    let again = w.run(&operator).await;
+    let acts = actions(&again, 0);
+    assert!(
+        acts.contains(&("skipped".into(), "Bump six from 1.15.0 to 1.17.0".into())),
+        "{acts:?}"
+    );
+    assert!(
+        acts.contains(&("unchanged".into(), "Bump idna from 2.10 to 3.10".into())),
+        "{acts:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_broken_project_does_not_stop_the_fleet() {
+    let Some(w) = world().await else { return };
+    w.gitlab.add_group("f");
+    let broken = w.project(
+        "f",
+        "broken",
+        &[
+            (".updatebot.yml", "version: 2\nupdates: nope\n"),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    let failing = w.project(
+        "f",
+        "failing",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    let readonly = w.gitlab.add_project(
+        "f",
+        "readonly",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    w.gitlab.add_member(readonly, w.bot_id, access::REPORTER);
+    let fine = w.project(
+        "f",
+        "fine",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    w.gitlab.set_project_error(failing, 500);
+    let operator = w.operator("  groups: [f]");
+    let report = w.run(&operator).await;
+    assert!(report.failed());
+    let by = |path: &str| report.projects.iter().find(|p| p.project == path).unwrap();
+    assert!(
+        by("f/broken")
+            .error
+            .as_deref()
+            .unwrap()
+            .contains(".updatebot.yml:2:10"),
+        "{:?}",
+        by("f/broken").error
+    );
+    assert!(
+        by("f/failing").error.as_deref().unwrap().contains("500"),
+        "{:?}",
+        by("f/failing").error
+    );
+    let denied = by("f/readonly");
+    assert!(denied.failed(), "{}", report.summary());
+    assert!(
+        report.summary().contains("permission denied"),
+        "{}",
+        report.summary()
+    );
+    assert_eq!(
+        actions(
+            &report,
+            report
+                .projects
+                .iter()
+                .position(|p| p.project == "f/fine")
+                .unwrap()
+        )[0]
+        .0,
+        "opened"
+    );
+    assert_eq!(w.gitlab.merge_requests(fine).len(), 1);
+    assert!(w.gitlab.merge_requests(broken).is_empty());
+}
+
+#[tokio::test]
+async fn the_open_limit_counts_the_bot_s_merge_requests() {
+    let Some(w) = world().await else { return };
+    let limited = format!("{CONFIG}    open-merge-requests-limit: 2\n");
+    let p = w.project(
+        "g",
+        "lim",
+        &[
+            (".updatebot.yml", &limited),
+            (
+                "requirements.txt",
+                "six==1.15.0\nidna==2.10\nclick==7.1.2\n",
+            ),
+        ],
+    );
+    let operator = w.operator("  projects: [g/lim]");
+    let report = w.run(&operator).await;
+    let acts = actions(&report, 0);
+    assert_eq!(
+        acts.iter().filter(|(a, _)| a == "opened").count(),
+        2,
+        "{acts:?}"
+    );
+    assert_eq!(
+        acts.iter().filter(|(a, _)| a == "skipped").count(),
+        1,
+        "{acts:?}"
+    );
+    assert_eq!(w.gitlab.merge_requests(p).len(), 2);
+}
+
+/// Kill the run after every possible number of writes, then run again: the end state is the
+/// same as an uninterrupted run's, with no duplicate merge requests and no orphan branches.
+#[tokio::test]
+async fn a_run_cut_off_after_any_write_converges() {
+    let Some(w) = world().await else { return };
+    let files: &[(&str, &str)] = &[
+        (".updatebot.yml", CONFIG),
+        ("requirements.txt", "six==1.15.0\nidna==2.10\n"),
+    ];
+    let reference = w.project("ref", "p", files);
+    let operator = w.operator("  projects: [ref/p]");
+    w.gitlab.clear_requests();
+    w.run(&operator).await;
+    let writes = w
+        .gitlab
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_mutating())
+        .count();
+    assert!(writes >= 6, "expected a handful of writes, saw {writes}");
+    let expected = w.state(reference);
+    for cut in 0..writes {
+        let name = format!("p{cut}");
+        let p = w.project("cut", &name, files);
+        let operator = w.operator(&format!("  projects: [cut/{name}]"));
+        w.gitlab.fail_after(cut);
+        let broken = w.run(&operator).await;
+        assert!(
+            broken.failed(),
+            "cut {cut}: the run should have seen the failure"
+        );
+        w.gitlab.fail_after(usize::MAX);
+        w.run(&operator).await;
+        assert_eq!(w.state(p), expected, "after a cut at write {cut}");
+    }
+}
+
+/// A write whose answer is lost (the change happened, the client saw a 500) is repaired too.
+#[tokio::test]
+async fn lost_answers_do_not_duplicate_merge_requests() {
+    let Some(w) = world().await else { return };
+    let p = w.project(
+        "g",
+        "lost",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    let operator = w.operator("  projects: [g/lost]");
+    w.gitlab.fail(
+        Failure::new("/merge_requests", 500)
+            .method("POST")
+            .after_processing(),
+    );
+    let first = w.run(&operator).await;
+    assert!(first.failed());
+    w.gitlab.clear_failures();
+    w.run(&operator).await;
+    w.run(&operator).await;
+    let mrs = w.gitlab.merge_requests(p);
+    assert_eq!(mrs.len(), 1, "{mrs:?}");
+    assert_eq!(mrs[0].state, "opened");
+}
+
+/// The token goes only to GitLab, in a header, and appears nowhere else: not in any request
+/// body, merge request, note, report or output.
+#[tokio::test]
+async fn the_token_never_leaks() {
+    let Some(w) = world().await else { return };
+    let p = w.project(
+        "g",
+        "secret",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    w.gitlab.set_project_error(p, 0);
+    let operator = w.operator("  projects: [g/secret, g/missing]");
+    let report = w.run(&operator).await;
+    let text = format!(
+        "{}{}",
+        report.summary(),
+        serde_json::to_string(&report).unwrap()
+    );
+    assert!(!text.contains(&w.token), "token in the report");
+    for request in w.gitlab.requests() {
+        assert!(
+            !request.body_str().contains(&w.token),
+            "token in a body: {}",
+            request.path
+        );
+        assert!(
+            !request.query.contains(&w.token),
+            "token in a query: {}",
+            request.path
+        );
+        assert_eq!(request.header("private-token"), Some(w.token.as_str()));
+    }
+    for mr in w.gitlab.merge_requests(p) {
+        assert!(!mr.description.contains(&w.token));
+        for note in w.gitlab.notes(p, mr.iid) {
+            assert!(!note.body.contains(&w.token));
+        }
+    }
+    // Through the binary: a bad token is a clear error naming GitLab, never the token.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("operator.yml");
+    std::fs::write(
+        &config,
+        format!("gitlab:\n  url: {}\n  token-file: token\n", w.gitlab.url()),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("token"), "glpat-not-a-real-token\n").unwrap();
+    let output = updatebot(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(
+        all.contains("GitLab at") && all.contains("permission denied"),
+        "{all}"
+    );
+    assert!(!all.contains("glpat-not-a-real-token"), "{all}");
+    // An unreachable GitLab is a clear error too.
+    std::fs::write(
+        &config,
+        "gitlab:\n  url: http://127.0.0.1:9\n  token-file: token\n",
+    )
+    .unwrap();
+    let output = updatebot(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("127.0.0.1:9"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn a_newer_version_supersedes_and_an_unneeded_update_is_closed() {
+    let Some(w) = world().await else { return };
+    let capped = format!(
+        "{CONFIG}    ignore:\n      - dependency-name: requests\n        versions: [\">=2.32\"]\n"
+    );
+    let p = w.project(
+        "g",
+        "sup",
+        &[
+            (".updatebot.yml", &capped),
+            ("requirements.txt", "requests==2.25.0\nsix==1.15.0\n"),
+        ],
+    );
+    let operator = w.operator("  projects: [g/sup]");
+    w.run(&operator).await;
+    // The cap goes, and six is bumped by hand on main.
+    w.gitlab.push(
+        p,
+        "main",
+        &[
+            (".updatebot.yml", Some(CONFIG)),
+            ("requirements.txt", Some("requests==2.25.0\nsix==1.17.0\n")),
+        ],
+        "rita",
+    );
+    let report = w.run(&operator).await;
+    let acts = actions(&report, 0);
+    assert!(
+        acts.contains(&(
+            "opened".into(),
+            "Bump requests from 2.25.0 to 2.32.3".into()
+        )),
+        "{acts:?}"
+    );
+    assert!(
+        acts.contains(&(
+            "superseded".into(),
+            "Bump requests from 2.25.0 to 2.31.0".into()
+        )),
+        "{acts:?}"
+    );
+    assert!(
+        acts.contains(&("closed".into(), "Bump six from 1.15.0 to 1.17.0".into())),
+        "{acts:?}"
+    );
+    let (mrs, branches) = w.state(p);
+    assert_eq!(branches, ["updatebot/pip/requests-2.32.3"]);
+    let open: Vec<_> = mrs.iter().filter(|m| m.0 == "opened").collect();
+    assert_eq!(open.len(), 1);
+    let old = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .find(|m| m.title.contains("2.31.0"))
+        .unwrap();
+    let new = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .find(|m| m.title.contains("2.32.3"))
+        .unwrap();
+    assert!(w
+        .gitlab
+        .notes(p, old.iid)
+        .iter()
+        .any(|n| n.body == format!("Superseded by !{}.", new.iid)));
+}
+
+/// Manifests in subdirectories (paths with `/` in every API call), the hashed lockfile, and a
+/// group of updates in one merge request.
+#[tokio::test]
+async fn nested_manifests_hashes_and_groups() {
+    let Some(w) = world().await else { return };
+    let config = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directories: [/backend, /tools]\n    schedule: {interval: weekly}\n    groups:\n      tooling:\n        patterns: [\"*\"]\n";
+    let hashed = std::fs::read_to_string(
+        repo_root().join("fixtures/python/requirements_hashes_follow_the_pin/in/requirements.txt"),
+    )
+    .unwrap();
+    let p = w.project(
+        "g",
+        "nested",
+        &[
+            (".updatebot.yml", config),
+            ("backend/requirements.txt", &hashed),
+            (
+                "tools/pyproject.toml",
+                "[project]\nname = \"t\"\ndependencies = [\"click==7.1.2\", \"attrs>=22.2,<23\"]\n",
+            ),
+        ],
+    );
+    let operator = w.operator("  projects: [g/nested]");
+    let report = w.run(&operator).await;
+    assert!(!report.failed(), "{}", report.summary());
+    let acts = actions(&report, 0);
+    assert_eq!(
+        acts,
+        [
+            (
+                "opened".into(),
+                "Bump the tooling group in /backend with 2 updates".into()
+            ),
+            (
+                "opened".into(),
+                "Bump the tooling group in /tools with 2 updates".into()
+            )
+        ]
+    );
+    let expected = std::fs::read_to_string(
+        repo_root().join("fixtures/python/requirements_hashes_follow_the_pin/out/requirements.txt"),
+    )
+    .unwrap();
+    assert_eq!(
+        w.gitlab.file(
+            p,
+            "updatebot/pip/backend/tooling",
+            "backend/requirements.txt"
+        ),
+        Some(expected)
+    );
+    let tools = w
+        .gitlab
+        .file(p, "updatebot/pip/tools/tooling", "tools/pyproject.toml")
+        .unwrap();
+    assert!(
+        tools.contains("\"click==8.1.7\", \"attrs>=23.2,<24\""),
+        "{tools}"
+    );
+    let mr = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .find(|m| m.source_branch == "updatebot/pip/backend/tooling")
+        .unwrap();
+    assert!(
+        mr.description
+            .contains("`backend/requirements.txt` (pins and hashes)"),
+        "{}",
+        mr.description
+    );
+    assert!(w.run(&operator).await.projects[0]
+        .changes
+        .iter()
+        .all(|c| c.action.as_str() == "unchanged"));
+}
