@@ -784,7 +784,7 @@ async fn a_newer_version_supersedes_and_an_unneeded_update_is_closed() {
 #[tokio::test]
 async fn nested_manifests_hashes_and_groups() {
     let Some(w) = world().await else { return };
-    let config = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directories: [/backend, /tools]\n    schedule: {interval: weekly}\n    groups:\n      tooling:\n        patterns: [\"*\"]\n";
+    let config = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directories: [/backend, /tools]\n    schedule: {interval: weekly}\n    milestone: \"Sprint 1\"\n    groups:\n      tooling:\n        patterns: [\"*\"]\n";
     let hashed = std::fs::read_to_string(
         repo_root().join("fixtures/python/requirements_hashes_follow_the_pin/in/requirements.txt"),
     )
@@ -801,6 +801,7 @@ async fn nested_manifests_hashes_and_groups() {
             ),
         ],
     );
+    let sprint = w.gitlab.add_milestone(p, "Sprint 1");
     let operator = w.operator("  projects: [g/nested]");
     let report = w.run(&operator).await;
     assert!(!report.failed(), "{}", report.summary());

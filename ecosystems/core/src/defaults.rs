@@ -2,6 +2,9 @@
 
 /// PyPI's simple index (PEP 503/691).
 pub const PYPI_SIMPLE_URL: &str = "https://pypi.org/simple/";
+/// PyPI's JSON API, used in place of its simple index: the same one request per package,
+/// plus the project's source and changelog links for merge request descriptions.
+pub const PYPI_JSON_API_URL: &str = "https://pypi.org/pypi/";
 /// The npm public registry.
 pub const NPM_REGISTRY_URL: &str = "https://registry.npmjs.org/";
 /// Docker Hub's registry API host.

@@ -67,8 +67,16 @@ fn base_url(url: &str) -> Result<Url, RegistryError> {
     Ok(parsed)
 }
 
-/// A registry client for `url`: the JSON API when the URL ends in `/pypi`, else the simple API.
+/// A registry client for `url`: the JSON API when the URL ends in `/pypi` (PyPI's own simple
+/// index is asked through its JSON API, which also names source and changelog links), else
+/// the simple API.
 pub fn registry_for(url: &str, http: Arc<HttpClient>) -> Result<Arc<dyn Registry>, RegistryError> {
+    let trimmed = |u: &str| u.trim_end_matches('/').to_ascii_lowercase();
+    let url = if trimmed(url) == trimmed(updatebot_core::defaults::PYPI_SIMPLE_URL) {
+        updatebot_core::defaults::PYPI_JSON_API_URL
+    } else {
+        url
+    };
     let base = base_url(url)?;
     let shown = redact(&base);
     let key = base.to_string();
@@ -541,6 +549,14 @@ mod tests {
             )
             .unwrap(),
         )
+    }
+
+    #[test]
+    fn pypi_is_asked_through_its_json_api() {
+        let index = registry_for("https://pypi.org/simple", client()).unwrap();
+        assert_eq!(index.url(), "https://pypi.org/pypi/");
+        let other = registry_for("https://pypi.internal.example/simple", client()).unwrap();
+        assert_eq!(other.url(), "https://pypi.internal.example/simple/");
     }
 
     #[test]
