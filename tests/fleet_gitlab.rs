@@ -851,6 +851,7 @@ async fn nested_manifests_hashes_and_groups() {
         "{}",
         mr.description
     );
+    assert_eq!(mr.milestone_id, Some(sprint));
     assert!(w.run(&operator).await.projects[0]
         .changes
         .iter()
