@@ -1,8 +1,7 @@
 //! Apply decided updates: edit manifest spans (confirmed by re-parsing), then bring the
 //! lockfile in line. An update whose lockfile cannot follow is dropped, never half-applied.
 
-use crate::check::{DependencyResult, ManifestResult};
-use crate::plugins::Plugins;
+use crate::check::{Checker, DependencyResult, ManifestLookup, ManifestResult};
 use std::collections::BTreeMap;
 use std::path::Path;
 use updatebot_core::edit::{edit_values, ValueEdit};
@@ -35,21 +34,22 @@ pub struct Applied {
 /// Apply every update of `results`. `read` gives a repository file's text (for lockfiles
 /// that are separate from their manifest).
 pub async fn apply(
-    plugins: &Plugins,
+    checker: &Checker<'_>,
     results: &[ManifestResult],
     read: &(dyn Fn(&str) -> Result<String, String> + Sync),
 ) -> Applied {
-    apply_selected(plugins, results, &|_, _| true, read).await
+    apply_selected(checker, results, &|_, _| true, read).await
 }
 
 /// Apply the updates `selected` picks (by manifest and dependency), each file starting from
 /// its text in `results`: what one merge request changes.
 pub async fn apply_selected(
-    plugins: &Plugins,
+    checker: &Checker<'_>,
     results: &[ManifestResult],
     selected: &(dyn Fn(&ManifestResult, &DependencyResult) -> bool + Sync),
     read: &(dyn Fn(&str) -> Result<String, String> + Sync),
 ) -> Applied {
+    let plugins = checker.plugins;
     let mut applied = Applied::default();
     let mut locks: BTreeMap<String, (String, String)> = BTreeMap::new();
     for result in results {
@@ -123,7 +123,13 @@ pub async fn apply_selected(
                     release,
                     releases,
                 }];
+                let lookup = ManifestLookup {
+                    checker,
+                    plugin,
+                    manifest,
+                };
                 let request = LockRequest {
+                    lookup: &lookup,
                     manifest_path: &manifest.path,
                     manifest_before: &content,
                     manifest_after: &tentative,

@@ -79,13 +79,32 @@ fn registry_urls(
     manifest: &Manifest,
     settings: &dyn Settings,
 ) -> Vec<String> {
+    package_registry_urls(
+        plugin,
+        &dep.package_name,
+        &dep.registry_urls,
+        manifest,
+        settings,
+    )
+}
+
+/// Where a package is looked up for a manifest: the registries the declaration names, else
+/// the plugin's routing of the manifest's own (scopes, `--index-url`), else the configured
+/// ones plus the ecosystem default unless they replace it.
+fn package_registry_urls(
+    plugin: &dyn Plugin,
+    package: &str,
+    own: &[String],
+    manifest: &Manifest,
+    settings: &dyn Settings,
+) -> Vec<String> {
     let (configured, replaces) = settings.registries(plugin.ecosystem(), &manifest.path);
     let default = plugin.default_registry_url();
-    let named = if !dep.registry_urls.is_empty() {
-        dep.registry_urls.clone()
+    let named = if !own.is_empty() {
+        own.to_vec()
     } else {
         match &manifest.result {
-            Ok(file) => file.registry_urls.clone(),
+            Ok(file) => plugin.route(package, file),
             Err(_) => Vec::new(),
         }
     };
@@ -106,6 +125,35 @@ fn registry_urls(
         urls.push(default.to_string());
     }
     urls
+}
+
+/// Lookups of any package for one manifest (a lockfile's new transitive dependencies),
+/// routed like the manifest's own dependencies and sharing the run's cache.
+pub struct ManifestLookup<'a> {
+    pub checker: &'a Checker<'a>,
+    pub plugin: &'a dyn Plugin,
+    pub manifest: &'a Manifest,
+}
+
+#[async_trait::async_trait]
+impl updatebot_core::Lookup for ManifestLookup<'_> {
+    async fn releases(&self, package: &str) -> Result<Arc<ReleaseList>, RegistryError> {
+        let urls = package_registry_urls(
+            self.plugin,
+            package,
+            &[],
+            self.manifest,
+            self.checker.settings,
+        );
+        lookup(
+            self.plugin,
+            &urls,
+            package,
+            &self.checker.http,
+            &self.checker.cache,
+        )
+        .await
+    }
 }
 
 /// Whether two registry URLs name the same place (scheme and host case, trailing slash aside).

@@ -320,7 +320,7 @@ fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool
         None => None,
         Some(dry_run) => {
             let read = |p: &str| std::fs::read_to_string(path.join(p)).map_err(|e| e.to_string());
-            let applied = runtime.block_on(apply::apply(&plugins, &results, &read));
+            let applied = runtime.block_on(apply::apply(&checker, &results, &read));
             if dry_run {
                 print!("{}", apply::unified_diff(&applied.changes));
             } else {

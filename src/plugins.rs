@@ -14,6 +14,10 @@ impl Plugins {
         }
     }
 
+    pub fn all(&self) -> impl Iterator<Item = &dyn Plugin> {
+        self.list.iter().map(|p| p.as_ref())
+    }
+
     pub fn get(&self, ecosystem: Ecosystem) -> Option<&dyn Plugin> {
         self.list
             .iter()

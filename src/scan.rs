@@ -1,7 +1,7 @@
 //! Finding manifests in a file tree and extracting their dependencies.
 
 use crate::plugins::Plugins;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Component, Path};
 use updatebot_core::{Ecosystem, ManifestError, PackageFile};
@@ -180,11 +180,25 @@ pub struct Scan<'p> {
     next: usize,
     seen: BTreeSet<String>,
     out: Vec<Manifest>,
+    /// Settings files (`.npmrc`) by ecosystem: path → text.
+    context: BTreeMap<Ecosystem, BTreeMap<String, String>>,
 }
+
+/// The "manager" of a queued settings file (see [`Plugin::context_files`]).
+pub const CONTEXT: &str = "(settings file)";
 
 impl<'p> Scan<'p> {
     pub fn new(plugins: &'p Plugins, files: &[String], coverage: &'p dyn Coverage) -> Self {
-        let queue = select(plugins, files, coverage);
+        let mut queue = select(plugins, files, coverage);
+        for plugin in plugins.all() {
+            let names = plugin.context_files();
+            for path in files {
+                let name = path.rsplit('/').next().unwrap_or(path);
+                if names.contains(&name) {
+                    queue.push((path.clone(), CONTEXT, plugin.ecosystem()));
+                }
+            }
+        }
         Scan {
             plugins,
             coverage,
@@ -193,6 +207,7 @@ impl<'p> Scan<'p> {
             queue,
             next: 0,
             out: Vec::new(),
+            context: BTreeMap::new(),
         }
     }
 
@@ -211,6 +226,16 @@ impl<'p> Scan<'p> {
         ecosystem: Ecosystem,
         content: Result<String, ManifestError>,
     ) {
+        if manager == CONTEXT {
+            // An unreadable settings file is as good as none.
+            if let Ok(text) = content {
+                self.context
+                    .entry(ecosystem)
+                    .or_default()
+                    .insert(path.to_string(), text);
+            }
+            return;
+        }
         let manifest = match content {
             Ok(content) => extract(self.plugins, path, manager, ecosystem, content),
             Err(e) => Manifest {
@@ -238,7 +263,18 @@ impl<'p> Scan<'p> {
         self.out.push(manifest);
     }
 
-    pub fn finish(self) -> Vec<Manifest> {
+    /// The manifests, with their ecosystems' settings files applied.
+    pub fn finish(mut self) -> Vec<Manifest> {
+        for manifest in &mut self.out {
+            let (Ok(file), Some(plugin)) =
+                (&mut manifest.result, self.plugins.get(manifest.ecosystem))
+            else {
+                continue;
+            };
+            if let Some(context) = self.context.get(&manifest.ecosystem) {
+                plugin.contextualize(&manifest.path, file, context);
+            }
+        }
         self.out
     }
 }

@@ -294,7 +294,15 @@ impl Fleet<'_> {
                 ));
                 continue;
             };
-            let results = self.check_at(project, &base, &settings).await?;
+            let checker = Checker {
+                plugins: self.plugins,
+                http: self.http.clone(),
+                cache: self.cache.clone(),
+                settings: &settings,
+                now: self.now,
+                concurrency: 16,
+            };
+            let results = self.check_at(&checker, project, &base, &settings).await?;
             for r in &results {
                 report
                     .problems
@@ -304,7 +312,7 @@ impl Fleet<'_> {
             let lockfiles = self.read_lockfiles(project, &base, &results).await?;
             let ctx = reconcile::Context {
                 forge,
-                plugins: self.plugins,
+                checker: &checker,
                 bot: &self.operator.bot,
                 project,
                 target: &target,
@@ -320,6 +328,7 @@ impl Fleet<'_> {
     /// Scan the manifests at `base` through the forge and decide every update.
     async fn check_at(
         &self,
+        checker: &Checker<'_>,
         project: &Project,
         base: &str,
         settings: &ProjectSettings,
@@ -361,14 +370,6 @@ impl Fleet<'_> {
                 scan.add(&path, manager, ecosystem, content);
             }
         }
-        let checker = Checker {
-            plugins: self.plugins,
-            http: self.http.clone(),
-            cache: self.cache.clone(),
-            settings,
-            now: self.now,
-            concurrency: 16,
-        };
         Ok(checker.check(scan.finish(), &files, &|_, _, _| {}).await)
     }
 

@@ -8,13 +8,12 @@ use super::meta::{Ignore, Meta, MetaUpdate};
 use super::plan::PlannedChange;
 use super::{Action, ChangeReport, ProjectReport};
 use crate::apply;
-use crate::check::{ManifestResult, Outcome};
+use crate::check::{Checker, ManifestResult, Outcome};
 use crate::config::{BotSettings, ClosedMergeRequest, Milestone};
 use crate::forge::{
     CommitRequest, FileAction, Forge, ForgeError, MergeRequest, MergeRequestEdit,
     MergeRequestState, MergeStatus, NewMergeRequest, Project,
 };
-use crate::plugins::Plugins;
 use std::collections::{BTreeMap, BTreeSet};
 use updatebot_core::version::UpdateType;
 
@@ -25,7 +24,7 @@ const FOREIGN_NOTE: &str = "has commits by someone else, so updatebot no longer 
 
 pub(super) struct Context<'a> {
     pub forge: &'a dyn Forge,
-    pub plugins: &'a Plugins,
+    pub checker: &'a Checker<'a>,
     pub bot: &'a BotSettings,
     pub project: &'a Project,
     pub target: &'a str,
@@ -263,6 +262,7 @@ impl Context<'_> {
                 Ignore::Version => proposed == closed,
                 Ignore::Major => {
                     let scheme = self
+                        .checker
                         .plugins
                         .get(change.ecosystem)
                         .and_then(|p| p.scheme(&meta.scheme));
@@ -305,7 +305,7 @@ impl Context<'_> {
                 .cloned()
                 .ok_or_else(|| format!("{path}: not read"))
         };
-        let applied = apply::apply_selected(self.plugins, self.results, &selected, &read).await;
+        let applied = apply::apply_selected(self.checker, self.results, &selected, &read).await;
         let failures: Vec<String> = applied
             .updates
             .iter()

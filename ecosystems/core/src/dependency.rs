@@ -167,4 +167,7 @@ pub struct PackageFile {
     pub registry_urls: Vec<String>,
     /// Other manifests this one pulls in (`-r other.txt`), repo-relative.
     pub includes: Vec<String>,
+    /// Registries for package-name prefixes (npm scopes: `@acme/` → its registry), from the
+    /// project's own settings files (`.npmrc`).
+    pub scoped_registries: BTreeMap<String, String>,
 }

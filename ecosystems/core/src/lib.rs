@@ -23,7 +23,7 @@ pub mod version;
 
 pub use dependency::{Constraints, Dependency, PackageFile, SkipReason, Span};
 pub use ecosystem::Ecosystem;
-pub use lockfile::{LockError, LockRequest, LockfileUpdater, PlannedUpdate};
+pub use lockfile::{LockError, LockRequest, LockfileUpdater, Lookup, PlannedUpdate};
 pub use manifest::{Manager, ManifestError};
 pub use plugin::Plugin;
 pub use registry::{Registry, RegistryError, Release, ReleaseFile, ReleaseList};

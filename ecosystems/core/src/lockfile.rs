@@ -32,7 +32,7 @@ pub struct PlannedUpdate<'a> {
 }
 
 /// The inputs of one lockfile update.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct LockRequest<'a> {
     pub manifest_path: &'a str,
     pub manifest_before: &'a str,
@@ -42,6 +42,19 @@ pub struct LockRequest<'a> {
     /// requirements) this is `manifest_after`.
     pub lock_content: &'a str,
     pub updates: &'a [PlannedUpdate<'a>],
+    /// Releases of any other package (new transitive dependencies), through the run's
+    /// registries and cache.
+    pub lookup: &'a dyn Lookup,
+}
+
+/// Releases of a package by name, routed to the right registry; one request per package
+/// per run.
+#[async_trait]
+pub trait Lookup: Send + Sync {
+    async fn releases(
+        &self,
+        package: &str,
+    ) -> Result<std::sync::Arc<ReleaseList>, crate::registry::RegistryError>;
 }
 
 /// Keeps one kind of lockfile in line with its manifest.
@@ -65,6 +78,6 @@ pub trait LockfileUpdater: Send + Sync {
         Ok(())
     }
 
-    /// The lockfile's new text.
+    /// The lockfile's new text. `request.lookup` fetches other packages' releases.
     async fn update(&self, request: LockRequest<'_>) -> Result<String, LockError>;
 }

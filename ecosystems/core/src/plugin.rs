@@ -1,12 +1,13 @@
 //! The plug-in point: what an ecosystem hands to the bot.
 
-use crate::dependency::Constraints;
+use crate::dependency::{Constraints, PackageFile};
 use crate::ecosystem::Ecosystem;
 use crate::http::HttpClient;
 use crate::lockfile::LockfileUpdater;
 use crate::manifest::Manager;
 use crate::registry::{Registry, RegistryError, Release};
 use crate::version::VersionScheme;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Everything the bot needs from one ecosystem. Adding an ecosystem means implementing this
@@ -39,5 +40,34 @@ pub trait Plugin: Send + Sync {
     /// (Python's `requires-python`, Node's `engines`). Default: always.
     fn release_admits(&self, _project: &Constraints, _release: &Release) -> bool {
         true
+    }
+
+    /// Names of settings files that change how a manifest is read (`.npmrc`); the scan reads
+    /// every file with such a name and hands them to [`Plugin::contextualize`].
+    fn context_files(&self) -> &[&'static str] {
+        &[]
+    }
+
+    /// Apply settings files (path → text, repo-relative) to a manifest read at `manifest_path`:
+    /// scoped registries, default registry. Default: nothing to do.
+    fn contextualize(
+        &self,
+        _manifest_path: &str,
+        _file: &mut PackageFile,
+        _context: &BTreeMap<String, String>,
+    ) {
+    }
+
+    /// The registries a package is looked up in, for a manifest (own registries first, then
+    /// scoped ones, then the manifest's). Empty: the configured or default registries.
+    fn route(&self, package: &str, file: &PackageFile) -> Vec<String> {
+        if let Some((_, url)) = file
+            .scoped_registries
+            .iter()
+            .find(|(prefix, _)| package.starts_with(prefix.as_str()))
+        {
+            return vec![url.clone()];
+        }
+        file.registry_urls.clone()
     }
 }
