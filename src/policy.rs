@@ -271,6 +271,7 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
         return Decision::Skipped(reason);
     }
     let scheme = ctx.scheme;
+    let strategy = dep.range_strategy.unwrap_or(ctx.rules.strategy);
     if !dep.current_value.is_empty() && !scheme.is_valid_range(&dep.current_value) {
         return Decision::NoUpdate {
             current_version: None,
@@ -283,20 +284,29 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
     }
     let current = ctx.locked_version.map(str::to_string).or_else(|| {
         let usable = |r: &Release| (ctx.environment)(r).is_ok();
-        current_version(
-            dep,
-            scheme,
-            &ctx.releases.releases,
-            ctx.rules.strategy,
-            &usable,
-        )
+        current_version(dep, scheme, &ctx.releases.releases, strategy, &usable)
     });
     let pinned = scheme.pinned_version(&dep.current_value).is_some();
     let filter = |release: &Release| -> Option<String> {
         if let Err(why) = (ctx.environment)(release) {
             return Some(format!("{} {why}", release.version));
         }
-        if ctx.rules.strategy == RangeStrategy::LockfileOnly
+        // The registry's `latest` tag caps proposals, unless the project is already past it.
+        if let Some(latest) = ctx.releases.tags.get("latest") {
+            let above = |v: &str| {
+                scheme
+                    .compare(v, latest)
+                    .map(|o| o.is_gt())
+                    .unwrap_or(false)
+            };
+            if above(&release.version) && !current.as_deref().is_some_and(above) {
+                return Some(format!(
+                    "{} is newer than the registry's `latest` ({latest})",
+                    release.version
+                ));
+            }
+        }
+        if strategy == RangeStrategy::LockfileOnly
             && !dep.current_value.is_empty()
             && !scheme
                 .satisfies(&dep.current_value, &release.version)
@@ -382,7 +392,7 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
             current_value: &dep.current_value,
             current_version: current.as_deref(),
             new_version: &release.version,
-            strategy: ctx.rules.strategy,
+            strategy: strategy,
         };
         let new_value = match scheme.new_range(request) {
             Ok(value) => value,
@@ -701,6 +711,33 @@ mod tests {
         ));
         assert_eq!(p.new_version, "1.4");
         assert_eq!(p.new_value, None);
+    }
+
+    #[test]
+    fn the_latest_tag_caps_proposals() {
+        let mut list = releases(&["1.0", "1.1", "2.0"]);
+        list.tags.insert("latest".into(), "1.1".into());
+        let p = proposal(decide_with(&dep("==1.0"), &list, &Rules::default()));
+        assert_eq!(p.new_version, "1.1");
+        assert!(p.notes[0].contains("newer than the registry's `latest` (1.1)"));
+        // Already past `latest`: newer versions are fine.
+        let mut past = releases(&["1.0", "1.1", "1.5", "2.0"]);
+        past.tags.insert("latest".into(), "1.1".into());
+        let p = proposal(decide_with(&dep("==1.5"), &past, &Rules::default()));
+        assert_eq!(p.new_version, "2.0");
+    }
+
+    #[test]
+    fn a_declaration_s_own_strategy_wins() {
+        let list = releases(&["1.0", "2.0"]);
+        let mut peer = dep(">=1.0,<2");
+        peer.range_strategy = Some(RangeStrategy::Widen);
+        let rules = Rules {
+            strategy: RangeStrategy::Increase,
+            ..Rules::default()
+        };
+        let p = proposal(decide_with(&peer, &list, &rules));
+        assert_eq!(p.new_value.as_deref(), Some(">=1.0,<3"));
     }
 
     #[test]

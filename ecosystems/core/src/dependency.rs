@@ -64,6 +64,11 @@ pub enum SkipReason {
     LocalPackage,
     /// A string escape the bot will not rewrite inside.
     UnsupportedSyntax,
+    /// A registry tag (`latest`, `next`) rather than a version.
+    DistTag,
+    /// An engine or package-manager version (`engines.node`, `packageManager`), not bumped
+    /// unless the configuration asks for it.
+    Engine,
 }
 
 impl SkipReason {
@@ -80,6 +85,8 @@ impl SkipReason {
             SkipReason::Editable => "editable",
             SkipReason::LocalPackage => "local-package",
             SkipReason::UnsupportedSyntax => "unsupported-syntax",
+            SkipReason::DistTag => "dist-tag",
+            SkipReason::Engine => "engine",
         }
     }
 }
@@ -115,6 +122,9 @@ pub struct Dependency {
     /// Environment constraints of this declaration alone, on top of the project's: a
     /// requirement behind `; python_version < "3.8"` only has to work on those Pythons.
     pub constraints: Constraints,
+    /// How this declaration's range must move whatever the configuration says (npm peer
+    /// dependencies are widened, never narrowed).
+    pub range_strategy: Option<crate::version::RangeStrategy>,
 }
 
 impl Dependency {
@@ -137,6 +147,7 @@ impl Dependency {
             registry_urls: Vec::new(),
             skip_reason: None,
             constraints: Constraints::new(),
+            range_strategy: None,
         }
     }
 

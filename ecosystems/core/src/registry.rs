@@ -59,6 +59,9 @@ pub struct Release {
     /// What the release needs from its environment: `python` → `>=3.8`.
     pub constraints: BTreeMap<String, String>,
     pub files: Vec<ReleaseFile>,
+    /// The registry's own record of this version, for lockfile updaters that need more than
+    /// the fields above (npm: dependencies, bin, engines, os, cpu …). Opaque to the core.
+    pub metadata: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 impl Release {
@@ -70,6 +73,7 @@ impl Release {
             released_at: None,
             constraints: BTreeMap::new(),
             files: Vec::new(),
+            metadata: None,
         }
     }
 }
@@ -87,6 +91,8 @@ pub struct ReleaseList {
     pub changelog_url: Option<String>,
     /// Where the answer came from (the registry's base URL, no credentials).
     pub registry_url: String,
+    /// Named pointers to versions (npm dist-tags: `latest` → `4.3.7`).
+    pub tags: BTreeMap<String, String>,
 }
 
 impl ReleaseList {
@@ -117,6 +123,9 @@ impl ReleaseList {
         self.source_url = self.source_url.take().or(other.source_url);
         self.homepage = self.homepage.take().or(other.homepage);
         self.changelog_url = self.changelog_url.take().or(other.changelog_url);
+        for (tag, version) in other.tags {
+            self.tags.entry(tag).or_insert(version);
+        }
     }
 }
 
