@@ -392,7 +392,7 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
             current_value: &dep.current_value,
             current_version: current.as_deref(),
             new_version: &release.version,
-            strategy: strategy,
+            strategy,
         };
         let new_value = match scheme.new_range(request) {
             Ok(value) => value,
