@@ -36,7 +36,7 @@ fn extract_json_has_the_documented_shape_and_goes_on_past_bad_files() {
         let keys: Vec<_> = m.as_object().unwrap().keys().cloned().collect();
         assert_eq!(
             keys,
-            ["dependencies", "ecosystem", "error", "manager", "path"]
+            ["path", "manager", "ecosystem", "dependencies", "error"]
         );
         assert_eq!(m["ecosystem"], "pip");
     }

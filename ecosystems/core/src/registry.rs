@@ -61,6 +61,7 @@ pub struct Release {
     pub files: Vec<ReleaseFile>,
     /// The registry's own record of this version, for lockfile updaters that need more than
     /// the fields above (npm: dependencies, bin, engines, os, cpu …). Opaque to the core.
+    #[serde(skip)]
     pub metadata: Option<std::sync::Arc<serde_json::Value>>,
 }
 

@@ -19,6 +19,16 @@ fn version(text: &str) -> Result<Version, VersionError> {
     })
 }
 
+/// Whether `text` is a valid node-semver version.
+pub fn is_npm_version(text: &str) -> bool {
+    version(text).is_ok()
+}
+
+/// Whether `text` is a node-semver range (what npm-package-arg calls a `range` spec).
+pub fn is_npm_range(text: &str) -> bool {
+    range(text).is_ok()
+}
+
 fn range(text: &str) -> Result<Range, VersionError> {
     let invalid = || VersionError::InvalidRange {
         scheme: SCHEME,
