@@ -115,3 +115,79 @@ fn every_range_of_the_corpus_rewrites_and_edits_cleanly() {
         "too many refusals: {refused:#?}"
     );
 }
+
+/// npm's own lockfiles in the corpus agree with our reading of npm's rules: keys are in
+/// npm's collation order, and the legacy `dependencies` section of a version 2 lock is exactly
+/// what we would write from its `packages`.
+#[test]
+fn npm_lockfiles_of_the_corpus_match_our_model_of_npm() {
+    use updatebot_npm::lock::{collate, legacy};
+    let Some(dir) = unpack() else { return };
+    let files = updatebot::scan::list_files(dir.path()).unwrap();
+    let locks: Vec<&String> = files
+        .iter()
+        .filter(|f| f.ends_with("package-lock.json"))
+        .collect();
+    assert!(locks.len() >= 9, "{locks:?}");
+    let mut legacy_checked = 0;
+    for lock in locks {
+        let text = std::fs::read_to_string(dir.path().join(lock)).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let packages = doc["packages"].as_object().unwrap();
+        let keys: Vec<&String> = packages.keys().collect();
+        for pair in keys.windows(2) {
+            assert_eq!(
+                collate::compare(pair[0], pair[1]),
+                std::cmp::Ordering::Less,
+                "{lock}: `{}` before `{}`",
+                pair[0],
+                pair[1]
+            );
+        }
+        // Every edge npm wrote resolves, by our reading of node's lookup, to a version in range.
+        let problems = updatebot_npm::lock::tree::problems(packages);
+        eprintln!(
+            "{lock}: {} problems {:?}",
+            problems.len(),
+            problems.iter().take(3).collect::<Vec<_>>()
+        );
+        // Our dev/optional/devOptional/peer flags are npm's.
+        let mut recomputed = packages.clone();
+        updatebot_npm::lock::flags::recompute(&mut recomputed);
+        for (loc, entry) in packages {
+            for flag in ["dev", "optional", "devOptional"] {
+                assert_eq!(
+                    recomputed[loc].get(flag),
+                    entry.get(flag),
+                    "{lock}: `{flag}` of `{loc}`"
+                );
+            }
+        }
+        // npm leaves `peer` on packages it once placed as peers; with the lock's own flags as
+        // the starting point, applying our computation changes none of them.
+        let flags = updatebot_npm::lock::flags::compute(packages);
+        let mut kept = packages.clone();
+        updatebot_npm::lock::flags::apply(&mut kept, &flags, Some(&flags));
+        assert_eq!(&kept, packages, "{lock}: flags churned");
+        if doc["lockfileVersion"] == 2 {
+            let built = legacy::build(packages);
+            let theirs = &doc["dependencies"];
+            if built != *theirs {
+                let b = built.as_object().unwrap();
+                let t = theirs.as_object().unwrap();
+                for (k, v) in t {
+                    assert_eq!(b.get(k), Some(v), "{lock}: legacy entry `{k}`");
+                }
+                assert_eq!(b.len(), t.len(), "{lock}");
+            }
+            // And in the same key order as npm wrote it.
+            assert_eq!(
+                serde_json::to_string(&built).unwrap(),
+                serde_json::to_string(theirs).unwrap(),
+                "{lock}: order"
+            );
+            legacy_checked += 1;
+        }
+    }
+    assert!(legacy_checked >= 2);
+}

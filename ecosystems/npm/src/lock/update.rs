@@ -1,0 +1,502 @@
+//! The `package-lock.json` / `npm-shrinkwrap.json` updater (lockfile versions 2 and 3), and
+//! the lockfiles that need their own tool.
+
+use super::doc::{failed, nice, LockDoc};
+use super::place::{Placer, Resolved};
+use super::tree::{edges, problems};
+use super::{flags, legacy};
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+use updatebot_core::{LockError, LockRequest, LockfileUpdater};
+
+pub const UPDATER: &str = "package-lock";
+
+fn dir_of(path: &str) -> &str {
+    path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
+}
+
+/// The nearest file named one of `names` in the manifest's folder or above it.
+fn nearest(manifest_path: &str, names: &[&str], repo_files: &[String]) -> Option<String> {
+    let mut dir = Some(dir_of(manifest_path));
+    while let Some(d) = dir {
+        for name in names {
+            let candidate = if d.is_empty() {
+                name.to_string()
+            } else {
+                format!("{d}/{name}")
+            };
+            if repo_files.contains(&candidate) {
+                return Some(candidate);
+            }
+        }
+        dir = if d.is_empty() { None } else { Some(dir_of(d)) };
+    }
+    None
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PackageLock;
+
+/// Bring the declaring entry's dependency lists in line with the edited `package.json`.
+fn sync_declarer(entry: &mut Map<String, Value>, manifest: &Map<String, Value>) {
+    for key in [
+        "dependencies",
+        "devDependencies",
+        "optionalDependencies",
+        "peerDependencies",
+        "peerDependenciesMeta",
+    ] {
+        match manifest.get(key) {
+            Some(Value::Object(wanted)) if !wanted.is_empty() => {
+                let same_keys = entry
+                    .get(key)
+                    .and_then(Value::as_object)
+                    .is_some_and(|have| {
+                        have.keys().collect::<BTreeSet<_>>()
+                            == wanted.keys().collect::<BTreeSet<_>>()
+                    });
+                if same_keys {
+                    // Same names: change values in place, keeping the lock's own order.
+                    if let Some(Value::Object(have)) = entry.get_mut(key) {
+                        for (k, v) in wanted {
+                            have.insert(k.clone(), v.clone());
+                        }
+                    }
+                } else {
+                    super::doc::insert_sorted(
+                        entry,
+                        key.to_string(),
+                        nice(Value::Object(wanted.clone())),
+                    );
+                }
+            }
+            _ => {
+                entry.remove(key);
+            }
+        }
+    }
+}
+
+/// Whether the lock writes `resolved` for registry packages (npm's default) or was made with
+/// `omit-lockfile-registry-resolved`.
+fn resolved_mode(packages: &Map<String, Value>) -> Resolved {
+    let registry: Vec<&Value> = packages
+        .iter()
+        .filter(|(k, v)| {
+            k.contains("node_modules/") && v.get("link").is_none() && v.get("integrity").is_some()
+        })
+        .map(|(_, v)| v)
+        .collect();
+    let with = registry
+        .iter()
+        .filter(|v| v.get("resolved").is_some())
+        .count();
+    if registry.is_empty() || with * 2 >= registry.len() {
+        Resolved::Write
+    } else {
+        Resolved::Omit
+    }
+}
+
+#[async_trait]
+impl LockfileUpdater for PackageLock {
+    fn name(&self) -> &'static str {
+        UPDATER
+    }
+
+    fn lockfile_for(
+        &self,
+        manifest_path: &str,
+        _manifest: &str,
+        repo_files: &[String],
+    ) -> Option<String> {
+        if manifest_path.rsplit('/').next() != Some("package.json") {
+            return None;
+        }
+        nearest(
+            manifest_path,
+            &["npm-shrinkwrap.json", "package-lock.json"],
+            repo_files,
+        )
+    }
+
+    async fn update(&self, request: LockRequest<'_>) -> Result<String, LockError> {
+        let path = request.lock_path;
+        let mut doc = LockDoc::parse(path, request.lock_content)?;
+        if doc.version < 2 {
+            return Err(LockError::NeedsTool {
+                lockfile: path.to_string(),
+                tool: "npm".into(),
+                reason: format!(
+                    "lockfileVersion {} is only updated by npm itself",
+                    doc.version
+                ),
+            });
+        }
+        let packages = doc
+            .packages()
+            .ok_or_else(|| failed(path, "no `packages` section"))?
+            .clone();
+        let lock_dir = dir_of(path);
+        let manifest_dir = dir_of(request.manifest_path);
+        let declarer = if lock_dir.is_empty() {
+            manifest_dir.to_string()
+        } else {
+            manifest_dir
+                .strip_prefix(lock_dir)
+                .map(|r| r.trim_start_matches('/').to_string())
+                .unwrap_or_else(|| manifest_dir.to_string())
+        };
+        if !packages.contains_key(&declarer) {
+            return Err(failed(
+                path,
+                format!(
+                    "`{}` is not in this lockfile (not one of its workspaces?)",
+                    request.manifest_path
+                ),
+            ));
+        }
+        let manifest: Value = serde_json::from_str(
+            request.manifest_after.trim_start_matches('\u{feff}'),
+        )
+        .map_err(|e| {
+            failed(
+                path,
+                format!("{}: invalid JSON: {e}", request.manifest_path),
+            )
+        })?;
+        let manifest = manifest
+            .as_object()
+            .ok_or_else(|| failed(path, format!("{} is not an object", request.manifest_path)))?;
+        let overridden: BTreeSet<String> = manifest
+            .get("overrides")
+            .and_then(Value::as_object)
+            .map(|o| {
+                o.keys()
+                    .map(|k| match k.get(1..).and_then(|r| r.find('@')) {
+                        Some(at) => k[..at + 1].to_string(),
+                        None => k.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let before_problems = problems(&packages);
+        let before_flags = flags::compute(&packages);
+        let mut placer = Placer {
+            lock_path: path,
+            resolved: resolved_mode(&packages),
+            packages,
+            lookup: request.lookup,
+            overridden,
+            touched: BTreeSet::new(),
+        };
+        if let Some(Value::Object(entry)) = placer.packages.get_mut(&declarer) {
+            sync_declarer(entry, manifest);
+        }
+        for update in request.updates {
+            let name = &update.dependency.name;
+            let edge = edges(&placer.packages, &declarer)
+                .into_iter()
+                .find(|e| &e.name == name)
+                .ok_or_else(|| {
+                    failed(
+                        path,
+                        format!(
+                            "`{name}` is not a dependency of `{}`",
+                            request.manifest_path
+                        ),
+                    )
+                })?;
+            placer
+                .update_direct(&declarer, &edge, update.release)
+                .await?;
+        }
+        placer.prune();
+        let after_flags = flags::compute(&placer.packages);
+        flags::apply(&mut placer.packages, &after_flags, Some(&before_flags));
+        let after_problems = problems(&placer.packages);
+        let new: Vec<&String> = after_problems.difference(&before_problems).collect();
+        if !new.is_empty() {
+            return Err(failed(
+                path,
+                format!(
+                    "the updated lock would not resolve ({}); not written",
+                    new.iter()
+                        .take(5)
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ));
+        }
+        let legacy_section = (doc.version == 2).then(|| legacy::build(&placer.packages));
+        if let Some(target) = doc.packages_mut() {
+            *target = placer.packages;
+        }
+        if let Some(section) = legacy_section {
+            doc.root.insert("dependencies".into(), section);
+        }
+        Ok(doc.render())
+    }
+}
+
+/// Lockfiles only their own tool updates: yarn's, pnpm's, bun's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ToolLocks;
+
+const TOOL_LOCKS: [(&str, &str); 4] = [
+    ("yarn.lock", "yarn"),
+    ("pnpm-lock.yaml", "pnpm"),
+    ("bun.lockb", "bun"),
+    ("bun.lock", "bun"),
+];
+
+#[async_trait]
+impl LockfileUpdater for ToolLocks {
+    fn name(&self) -> &'static str {
+        "tool-lockfile"
+    }
+
+    fn lockfile_for(
+        &self,
+        manifest_path: &str,
+        _manifest: &str,
+        repo_files: &[String],
+    ) -> Option<String> {
+        if manifest_path.rsplit('/').next() != Some("package.json") {
+            return None;
+        }
+        let names: Vec<&str> = TOOL_LOCKS.iter().map(|(n, _)| *n).collect();
+        nearest(manifest_path, &names, repo_files)
+    }
+
+    fn preflight(&self, lock_path: &str) -> Result<(), LockError> {
+        let tool = TOOL_LOCKS
+            .iter()
+            .find(|(name, _)| lock_path.ends_with(name))
+            .map(|(_, tool)| *tool)
+            .unwrap_or("its tool");
+        Err(LockError::NeedsTool {
+            lockfile: lock_path.to_string(),
+            tool: tool.to_string(),
+            reason: "updating this lockfile is not supported yet, so the manifest is left as it is"
+                .into(),
+        })
+    }
+
+    async fn update(&self, request: LockRequest<'_>) -> Result<String, LockError> {
+        self.preflight(request.lock_path)
+            .map(|()| request.lock_content.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use updatebot_core::registry::{RegistryError, Release, ReleaseList};
+    use updatebot_core::{Dependency, Lookup, PlannedUpdate};
+
+    /// A registry in memory: name → versions with their dependencies.
+    struct Registry(BTreeMap<String, ReleaseList>);
+
+    fn release(name: &str, version: &str, deps: &[(&str, &str)]) -> Release {
+        let mut r = Release::new(version);
+        let deps: Map<String, Value> = deps
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
+        let mut meta = serde_json::json!({
+            "name": name,
+            "version": version,
+            "dist": {"tarball": format!("http://reg/{name}/-/{name}-{version}.tgz"), "integrity": format!("sha512-{name}{version}")}
+        });
+        if !deps.is_empty() {
+            meta["dependencies"] = Value::Object(deps);
+        }
+        r.metadata = Some(Arc::new(meta));
+        r
+    }
+
+    fn registry() -> Registry {
+        let mut m = BTreeMap::new();
+        let mut add = |name: &str, versions: &[(&str, &[(&str, &str)])], latest: &str| {
+            let list = ReleaseList {
+                name: name.into(),
+                releases: versions.iter().map(|(v, d)| release(name, v, d)).collect(),
+                tags: [("latest".to_string(), latest.to_string())].into(),
+                ..ReleaseList::default()
+            };
+            m.insert(name.to_string(), list);
+        };
+        add(
+            "ms",
+            &[("2.0.0", &[]), ("2.1.2", &[]), ("2.1.3", &[])],
+            "2.1.3",
+        );
+        add(
+            "debug",
+            &[("2.6.9", &[("ms", "2.0.0")]), ("4.3.4", &[("ms", "2.1.2")])],
+            "4.3.4",
+        );
+        add(
+            "semver",
+            &[("5.7.2", &[]), ("7.5.4", &[("lru-cache", "^6.0.0")])],
+            "7.5.4",
+        );
+        add("lru-cache", &[("6.0.0", &[("yallist", "^4.0.0")])], "6.0.0");
+        add("yallist", &[("4.0.0", &[])], "4.0.0");
+        Registry(m)
+    }
+
+    #[async_trait]
+    impl Lookup for Registry {
+        async fn releases(&self, package: &str) -> Result<Arc<ReleaseList>, RegistryError> {
+            self.0
+                .get(package)
+                .cloned()
+                .map(Arc::new)
+                .ok_or_else(|| RegistryError::NotFound {
+                    package: package.into(),
+                    registry: "memory".into(),
+                })
+        }
+    }
+
+    async fn run(
+        lock: &str,
+        manifest: &str,
+        name: &str,
+        version: &str,
+        new_value: &str,
+    ) -> Result<String, LockError> {
+        let reg = registry();
+        let list = reg.0[name].clone();
+        let release = list.release(version).unwrap().clone();
+        let dep = Dependency::new(name, name, new_value, None, "npm");
+        let planned = [PlannedUpdate {
+            dependency: &dep,
+            new_value: Some(new_value),
+            new_version: version,
+            release: &release,
+            releases: &list,
+        }];
+        PackageLock
+            .update(LockRequest {
+                manifest_path: "package.json",
+                manifest_before: manifest,
+                manifest_after: manifest,
+                lock_path: "package-lock.json",
+                lock_content: lock,
+                updates: &planned,
+                lookup: &reg,
+            })
+            .await
+    }
+
+    fn lock_v3(packages: Value) -> String {
+        let doc = serde_json::json!({"name": "demo", "version": "1.0.0", "lockfileVersion": 3, "requires": true, "packages": packages});
+        serde_json::to_string_pretty(&doc).unwrap() + "\n"
+    }
+
+    fn locations(text: &str) -> Vec<(String, String)> {
+        let doc: Value = serde_json::from_str(text).unwrap();
+        doc["packages"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(k, v)| (k.clone(), v["version"].as_str().unwrap_or("").to_string()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_bump_that_conflicts_with_a_root_pin_nests_the_new_dependency() {
+        let lock = lock_v3(serde_json::json!({
+            "": {"name": "demo", "version": "1.0.0", "dependencies": {"debug": "2.6.9", "ms": "2.0.0"}},
+            "node_modules/debug": {"version": "2.6.9", "resolved": "http://reg/debug/-/debug-2.6.9.tgz", "integrity": "sha512-debug2.6.9", "dependencies": {"ms": "2.0.0"}},
+            "node_modules/ms": {"version": "2.0.0", "resolved": "http://reg/ms/-/ms-2.0.0.tgz", "integrity": "sha512-ms2.0.0"}
+        }));
+        let manifest = r#"{"name": "demo", "version": "1.0.0", "dependencies": {"debug": "4.3.4", "ms": "2.0.0"}}"#;
+        let out = run(&lock, manifest, "debug", "4.3.4", "4.3.4")
+            .await
+            .unwrap();
+        assert_eq!(
+            locations(&out),
+            [
+                ("node_modules/debug".into(), "4.3.4".into()),
+                ("node_modules/debug/node_modules/ms".into(), "2.1.2".into()),
+                ("node_modules/ms".into(), "2.0.0".into()),
+            ]
+        );
+        let doc: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["packages"][""]["dependencies"]["debug"], "4.3.4");
+        assert_eq!(
+            doc["packages"]["node_modules/debug"]["integrity"],
+            "sha512-debug4.3.4"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bump_that_adds_and_one_that_removes_transitive_dependencies() {
+        let lock = lock_v3(serde_json::json!({
+            "": {"name": "demo", "version": "1.0.0", "devDependencies": {"semver": "^5.7.2"}},
+            "node_modules/semver": {"version": "5.7.2", "resolved": "http://reg/semver/-/semver-5.7.2.tgz", "integrity": "sha512-semver5.7.2", "dev": true}
+        }));
+        let manifest =
+            r#"{"name": "demo", "version": "1.0.0", "devDependencies": {"semver": "^7.5.4"}}"#;
+        let added = run(&lock, manifest, "semver", "7.5.4", "^7.5.4")
+            .await
+            .unwrap();
+        assert_eq!(
+            locations(&added),
+            [
+                ("node_modules/lru-cache".into(), "6.0.0".into()),
+                ("node_modules/semver".into(), "7.5.4".into()),
+                ("node_modules/yallist".into(), "4.0.0".into()),
+            ]
+        );
+        let doc: Value = serde_json::from_str(&added).unwrap();
+        assert_eq!(
+            doc["packages"]["node_modules/yallist"]["dev"], true,
+            "dev flags follow"
+        );
+        // And back: the transitive ones go.
+        let back = run(
+            &added,
+            r#"{"name": "demo", "version": "1.0.0", "devDependencies": {"semver": "^5.7.2"}}"#,
+            "semver",
+            "5.7.2",
+            "^5.7.2",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            locations(&back),
+            [("node_modules/semver".into(), "5.7.2".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn version_1_locks_need_npm_and_strangers_are_refused() {
+        let v1 = r#"{"name": "demo", "lockfileVersion": 1, "dependencies": {}}"#;
+        let err = run(v1, "{}", "ms", "2.1.3", "2.1.3").await.unwrap_err();
+        assert!(matches!(err, LockError::NeedsTool { .. }), "{err}");
+        let lock = lock_v3(serde_json::json!({"": {"name": "demo"}}));
+        let err = run(
+            &lock,
+            r#"{"dependencies": {"ms": "2.1.3"}}"#,
+            "ms",
+            "2.1.3",
+            "2.1.3",
+        )
+        .await;
+        assert!(err.is_ok(), "a new dependency is placed: {err:?}");
+        let err = run("not json", "{}", "ms", "2.1.3", "2.1.3")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("invalid JSON"), "{err}");
+    }
+}
