@@ -17,12 +17,14 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "installing test services"
 scripts/test-env.sh install
+scripts/npm-env.sh install
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     step "stopping test services"
     scripts/test-env.sh stop || true
+    scripts/npm-env.sh stop || true
     exit "$rc"
 }
 trap cleanup EXIT
@@ -31,8 +33,11 @@ trap 'exit 143' TERM
 
 step "starting test services"
 scripts/test-env.sh start
+scripts/npm-env.sh start
 # shellcheck source=/dev/null
 source "$ENV_DIR/env.sh"
+# shellcheck source=/dev/null
+source "${UPDATEBOT_TEST_NPM_ENV:-$REPO/.cache/npm-env}/env.sh"
 export UPDATEBOT_REQUIRE_SERVICES=1
 
 step "cargo fmt --all -- --check"

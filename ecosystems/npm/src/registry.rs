@@ -1,5 +1,7 @@
-//! The npm registry protocol: one packument per package, abbreviated
-//! (`application/vnd.npm.install-v1+json`) where the registry has it.
+//! The npm registry protocol: one packument per package. Full documents are asked for, as
+//! npm itself does when it writes lockfiles: only they carry `license` (which lock entries
+//! record), publish times (for the cooldown) and the repository (for merge request links).
+//! A registry that answers with an abbreviated document is read the same way.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -8,7 +10,7 @@ use updatebot_core::http::{redact, HttpClient};
 use updatebot_core::registry::{Registry, RegistryError, Release, ReleaseFile, ReleaseList};
 use url::Url;
 
-const ACCEPT: &str = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*";
+const ACCEPT: &str = "application/json; q=1.0, application/vnd.npm.install-v1+json; q=0.8, */*";
 
 pub struct NpmRegistry {
     base: Url,
@@ -227,7 +229,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn abbreviated_packuments_give_versions_tags_deprecations_and_integrity() {
+    async fn packuments_give_versions_tags_deprecations_and_integrity() {
         let server = MockServer::start().await;
         let body = serde_json::json!({
             "name": "@acme/widget",

@@ -135,6 +135,17 @@ pub fn entry_for(
                 serde_json::json!({ name: path })
             }
             ("engines", v) if !v.is_object() => continue,
+            // npm writes funding as `{url}` objects, whatever the package says.
+            ("funding", Value::String(url)) => serde_json::json!({ "url": url }),
+            ("funding", Value::Array(items)) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| match i {
+                        Value::String(url) => serde_json::json!({ "url": url }),
+                        other => other.clone(),
+                    })
+                    .collect(),
+            ),
             _ => value.clone(),
         };
         let empty = match &value {

@@ -1,0 +1,238 @@
+//! End to end against real npm registries (two verdaccio instances on loopback: a main one and
+//! a token-protected one for the `@acme` scope). Each case under `fixtures/npm/<case>/` is
+//! updated by `updatebot update` and compared with its `out/` tree; then npm itself is the
+//! oracle: `npm ci --dry-run` accepts the lock, `npm ls --package-lock-only --all` is clean,
+//! and the lock holds the same (path, version, integrity) set as npm's own
+//! `npm install --package-lock-only` from the same manifest and starting lock — and is in fact
+//! the same file, byte for byte.
+
+mod support;
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::*;
+
+struct Npm {
+    registry: String,
+    scoped: String,
+    token: String,
+    npm: String,
+    npmrc: String,
+    node_bin: String,
+}
+
+fn npm_env() -> Option<Npm> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        var("UPDATEBOT_TEST_NPM_REGISTRY"),
+        var("UPDATEBOT_TEST_NPM_SCOPED_REGISTRY"),
+        var("UPDATEBOT_TEST_NPM_SCOPED_TOKEN"),
+        var("UPDATEBOT_TEST_NPM"),
+        var("UPDATEBOT_TEST_NPMRC"),
+        var("UPDATEBOT_TEST_NODE"),
+    ) {
+        (Some(registry), Some(scoped), Some(token), Some(npm), Some(npmrc), Some(node_bin)) => {
+            Some(Npm {
+                registry,
+                scoped,
+                token,
+                npm,
+                npmrc,
+                node_bin,
+            })
+        }
+        _ => {
+            assert!(
+                std::env::var_os("UPDATEBOT_REQUIRE_SERVICES").is_none(),
+                "the npm registries are not running: run the tests through scripts/test.sh"
+            );
+            eprintln!("skipped: no local npm registries (run scripts/test.sh)");
+            None
+        }
+    }
+}
+
+impl Npm {
+    /// Placeholders in fixtures ↔ the running registries' addresses.
+    fn fill(&self, text: &str) -> String {
+        text.replace("@@NPM_SCOPED@@/", &self.scoped)
+            .replace("@@NPM@@/", &self.registry)
+    }
+
+    fn unfill(&self, text: &str) -> String {
+        text.replace(&self.scoped, "@@NPM_SCOPED@@/")
+            .replace(&self.registry, "@@NPM@@/")
+    }
+
+    fn copy(&self, from: &Path, to: &Path) {
+        for file in files(from) {
+            let target = to.join(&file);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            let text = std::fs::read_to_string(from.join(&file)).unwrap();
+            std::fs::write(target, self.fill(&text)).unwrap();
+        }
+    }
+
+    fn operator_config(&self, dir: &Path) -> PathBuf {
+        std::fs::write(dir.join("scoped-token"), format!("{}\n", self.token)).unwrap();
+        let path = dir.join("operator.yml");
+        std::fs::write(
+            &path,
+            format!(
+                "registries:\n  npm-main:\n    type: npm-registry\n    url: {}\n    replaces-base: true\n  npm-acme:\n    type: npm-registry\n    url: {}\n    token-file: scoped-token\n",
+                self.registry, self.scoped
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    fn run(&self, dir: &Path, args: &[&str]) -> (bool, String) {
+        let path = format!(
+            "{}:{}",
+            self.node_bin,
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = Command::new(&self.npm)
+            .args(args)
+            .current_dir(dir)
+            .env("npm_config_userconfig", &self.npmrc)
+            .env("PATH", path)
+            .output()
+            .expect("npm runs");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
+
+/// (path, version, integrity) of every package in a lock.
+fn inventory(lock: &Path) -> BTreeSet<(String, String, String)> {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(lock).unwrap()).unwrap();
+    doc["packages"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v["version"].as_str().unwrap_or("").to_string(),
+                v["integrity"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn run_case(name: &str) {
+    let Some(npm) = npm_env() else { return };
+    let case = repo_root().join("fixtures/npm").join(name);
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("repo");
+    npm.copy(&case.join("in"), &tree);
+    let config = npm.operator_config(work.path());
+    let output = updatebot(&[
+        "update",
+        tree.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    // Compare with out/, addresses put back to placeholders.
+    let actual = work.path().join("actual");
+    for file in files(&tree) {
+        let target = actual.join(&file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(
+            target,
+            npm.unfill(&std::fs::read_to_string(tree.join(&file)).unwrap()),
+        )
+        .unwrap();
+    }
+    assert_same_tree(&case.join("out"), &actual);
+
+    // npm accepts the lock.
+    let (ok, log) = npm.run(&tree, &["ci", "--ignore-scripts", "--dry-run"]);
+    assert!(ok, "npm ci refused the lock:\n{log}");
+    let (ok, log) = npm.run(&tree, &["ls", "--all", "--package-lock-only"]);
+    assert!(ok, "npm ls found problems:\n{log}");
+    // npm's own update from the same manifest and starting lock gives the same packages.
+    let theirs = work.path().join("theirs");
+    npm.copy(&case.join("in"), &theirs);
+    for file in files(&tree)
+        .into_iter()
+        .filter(|f| f.ends_with("package.json"))
+    {
+        std::fs::copy(tree.join(&file), theirs.join(&file)).unwrap();
+    }
+    let (ok, log) = npm.run(
+        &theirs,
+        &["install", "--package-lock-only", "--ignore-scripts"],
+    );
+    assert!(ok, "npm install failed:\n{log}");
+    let ours = inventory(&tree.join("package-lock.json"));
+    let npms = inventory(&theirs.join("package-lock.json"));
+    assert_eq!(
+        ours,
+        npms,
+        "ours (left) and npm's (right) differ:\nonly ours: {:?}\nonly npm's: {:?}",
+        ours.difference(&npms).collect::<Vec<_>>(),
+        npms.difference(&ours).collect::<Vec<_>>()
+    );
+    // Not just the same packages: the very same file, byte for byte.
+    let text =
+        |p: &Path| npm.unfill(&std::fs::read_to_string(p.join("package-lock.json")).unwrap());
+    assert_eq!(
+        text(&tree),
+        text(&theirs),
+        "the lock differs from npm's own in its text"
+    );
+}
+
+#[test]
+fn npm_patch_bump_keeps_the_rest() {
+    run_case("npm_patch_bump_keeps_the_rest");
+}
+
+#[test]
+fn npm_bump_adds_transitive_dependencies() {
+    run_case("npm_bump_adds_transitive_dependencies");
+}
+
+#[test]
+fn npm_bump_removes_transitive_dependencies_v2() {
+    run_case("npm_bump_removes_transitive_dependencies_v2");
+}
+
+#[test]
+fn npm_conflict_nests_a_copy() {
+    run_case("npm_conflict_nests_a_copy");
+}
+
+#[test]
+fn npm_optional_dependency() {
+    run_case("npm_optional_dependency");
+}
+
+#[test]
+fn npm_workspace_member() {
+    run_case("npm_workspace_member");
+}
+
+#[test]
+fn npm_scoped_package_from_a_second_registry() {
+    run_case("npm_scoped_package_from_a_second_registry");
+}
