@@ -360,7 +360,7 @@ impl Checker<'_> {
                             releases: list,
                             environment: &environment,
                             rules: &rules,
-                            locked_version: None,
+                            locked_version: dep.locked_version.as_deref(),
                             now: self.now,
                         };
                         match policy::decide(dep, &ctx) {

@@ -178,11 +178,14 @@ fn run_case(name: &str) {
     {
         std::fs::copy(tree.join(&file), theirs.join(&file)).unwrap();
     }
-    let (ok, log) = npm.run(
-        &theirs,
-        &["install", "--package-lock-only", "--ignore-scripts"],
-    );
-    assert!(ok, "npm install failed:\n{log}");
+    // Most cases are `npm install`; an in-range update is npm's `update <name>` (fixture
+    // file `npm-oracle` holds the arguments).
+    let oracle =
+        std::fs::read_to_string(case.join("npm-oracle")).unwrap_or_else(|_| "install".into());
+    let mut args: Vec<&str> = oracle.split_whitespace().collect();
+    args.extend(["--package-lock-only", "--ignore-scripts"]);
+    let (ok, log) = npm.run(&theirs, &args);
+    assert!(ok, "npm {oracle} failed:\n{log}");
     let ours = inventory(&tree.join("package-lock.json"));
     let npms = inventory(&theirs.join("package-lock.json"));
     assert_eq!(
@@ -235,4 +238,9 @@ fn npm_workspace_member() {
 #[test]
 fn npm_scoped_package_from_a_second_registry() {
     run_case("npm_scoped_package_from_a_second_registry");
+}
+
+#[test]
+fn npm_in_range_update_touches_only_the_lock() {
+    run_case("npm_in_range_update_touches_only_the_lock");
 }

@@ -125,6 +125,8 @@ pub struct Dependency {
     /// How this declaration's range must move whatever the configuration says (npm peer
     /// dependencies are widened, never narrowed).
     pub range_strategy: Option<crate::version::RangeStrategy>,
+    /// The version a lockfile says is installed, when there is one.
+    pub locked_version: Option<String>,
 }
 
 impl Dependency {
@@ -148,6 +150,7 @@ impl Dependency {
             skip_reason: None,
             constraints: Constraints::new(),
             range_strategy: None,
+            locked_version: None,
         }
     }
 

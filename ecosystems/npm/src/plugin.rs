@@ -54,7 +54,7 @@ impl Plugin for NpmPlugin {
     }
 
     fn context_files(&self) -> &[&'static str] {
-        &[".npmrc"]
+        &[".npmrc", "package-lock.json", "npm-shrinkwrap.json"]
     }
 
     fn contextualize(
@@ -70,5 +70,6 @@ impl Plugin for NpmPlugin {
         for (scope, url) in rc.scopes {
             file.scoped_registries.insert(format!("{scope}/"), url);
         }
+        crate::lock::locked::annotate(manifest_path, file, context);
     }
 }

@@ -5,6 +5,7 @@ pub mod collate;
 pub mod doc;
 pub mod flags;
 pub mod legacy;
+pub mod locked;
 pub mod place;
 pub mod tree;
 pub mod update;
