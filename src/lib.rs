@@ -15,4 +15,5 @@ pub mod project;
 pub mod report;
 pub mod run;
 pub mod scan;
+pub mod schedule;
 pub mod workbench;

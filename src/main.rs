@@ -13,8 +13,9 @@ use updatebot::forge::local::LocalForge;
 use updatebot::forge::Forge;
 use updatebot::plugins::Plugins;
 use updatebot::project::ProjectSettings;
-use updatebot::run::Fleet;
+use updatebot::run::{Fleet, Shard};
 use updatebot::scan;
+use updatebot::schedule::{self, Window};
 use updatebot::{apply, report, workbench};
 use updatebot_core::http::{Auth, Credential, HttpClient, HttpOptions};
 use updatebot_core::registry::LookupCache;
@@ -34,6 +35,10 @@ const EXIT_USAGE: u8 = 2;
     about = "A dependency-update bot for self-hosted GitLab"
 )]
 struct Cli {
+    /// Log lines on stderr as text or as JSON objects (one per line, for log collectors).
+    /// The level comes from UPDATEBOT_LOG (default `warn`).
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,6 +55,30 @@ enum SchemeName {
     Poetry,
     Npm,
     Docker,
+}
+
+#[derive(Subcommand)]
+enum ScheduleCommand {
+    /// Print the next fire times of every entry of a `.updatebot.yml`.
+    Explain {
+        file: PathBuf,
+        /// How many fire times per entry.
+        #[arg(long, default_value_t = 3)]
+        count: usize,
+        /// Operator configuration: its default schedule and the bot's own schedule (which
+        /// run serves each fire time).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Start from this instant (RFC 3339) instead of now.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -101,6 +130,22 @@ enum Command {
         local: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+        /// Ignore schedules: every entry is due.
+        #[arg(long)]
+        force: bool,
+        /// Work on one of N disjoint shares of the fleet (`I/N`, 0-based). In a Kubernetes
+        /// Indexed Job it comes from JOB_COMPLETION_INDEX and JOB_COMPLETIONS by itself.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Also write the run report (JSON) to this file.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+    },
+    /// Schedules: `schedule explain FILE` prints the next times each entry of a
+    /// `.updatebot.yml` is due.
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
     },
     /// Validate a `.updatebot.yml` (or, with --operator, an operator config) and print every
     /// problem with its line.
@@ -113,14 +158,22 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("UPDATEBOT_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("UPDATEBOT_LOG")
+            .unwrap_or_else(|_| "warn".into())
+    };
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -159,11 +212,32 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Validate { file, operator } => validate(&file, operator),
+        Command::Schedule {
+            command:
+                ScheduleCommand::Explain {
+                    file,
+                    count,
+                    config,
+                    from,
+                },
+        } => explain_schedule(&file, count, config.as_deref(), from.as_deref()),
         Command::Run {
             config,
             local,
             format,
-        } => fleet_run(config.as_deref(), local.as_deref(), format),
+            force,
+            shard,
+            report,
+        } => fleet_run(
+            config.as_deref(),
+            local.as_deref(),
+            format,
+            &RunOptions {
+                force,
+                shard,
+                report,
+            },
+        ),
     }
 }
 
@@ -366,8 +440,57 @@ fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool
     })
 }
 
-fn fleet_run(config: Option<&Path>, local: Option<&Path>, format: Format) -> Result<u8> {
+/// The knobs of one `run`.
+struct RunOptions {
+    force: bool,
+    shard: Option<String>,
+    report: Option<PathBuf>,
+}
+
+/// The share of the fleet this process works on: `--shard`, else a Kubernetes Indexed Job's
+/// JOB_COMPLETION_INDEX / JOB_COMPLETIONS, else all of it.
+fn shard_of(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Shard> {
+    let text = match flag {
+        Some(text) => text.to_string(),
+        None => match (env("JOB_COMPLETION_INDEX"), env("JOB_COMPLETIONS")) {
+            (Some(i), Some(n)) => format!("{i}/{n}"),
+            _ => return Ok(Shard::ALL),
+        },
+    };
+    Shard::parse(&text)
+        .ok_or_else(|| anyhow::anyhow!("invalid shard `{text}`: expected I/N with 0 <= I < N"))
+}
+
+/// Which entries this run serves: all with --force or without a bot schedule, else those
+/// whose schedule fired since the bot's previous tick.
+fn run_window(
+    operator: &config::OperatorConfig,
+    force: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Window> {
+    if force {
+        return Ok(Window::Always);
+    }
+    match &operator.bot.schedule {
+        None => Ok(Window::Always),
+        Some(expression) => {
+            let tz = schedule::time_zone(operator.bot.timezone.as_deref())?;
+            let cron = schedule::Cron::parse(expression, tz)?;
+            Ok(Window::since_previous_tick(&cron, now))
+        }
+    }
+}
+
+fn fleet_run(
+    config: Option<&Path>,
+    local: Option<&Path>,
+    format: Format,
+    options: &RunOptions,
+) -> Result<u8> {
     let operator = operator_config(config)?;
+    let shard = shard_of(options.shard.as_deref(), &|name| std::env::var(name).ok())?;
+    let now = chrono::Utc::now();
+    let window = run_window(&operator, options.force, now)?;
     let plugins = Plugins::standard();
     let http = Arc::new(http_client(&operator)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -391,10 +514,16 @@ fn fleet_run(config: Option<&Path>, local: Option<&Path>, format: Format) -> Res
             operator: &operator,
             http: http.clone(),
             cache: Arc::new(LookupCache::new()),
-            now: chrono::Utc::now(),
+            now,
+            window,
+            shard,
         };
         anyhow::Ok(fleet.run().await)
     })?;
+    if let Some(path) = &options.report {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write the report to `{}`", path.display()))?;
+    }
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Table => print!("{}", report.summary()),
@@ -404,6 +533,36 @@ fn fleet_run(config: Option<&Path>, local: Option<&Path>, format: Format) -> Res
     } else {
         EXIT_OK
     })
+}
+
+fn explain_schedule(
+    file: &Path,
+    count: usize,
+    config: Option<&Path>,
+    from: Option<&str>,
+) -> Result<u8> {
+    let operator = operator_config(config)?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read `{}`", file.display()))?;
+    let repo = config::parse_repo_config(&text).map_err(|e| BadConfig(located(file, &e)))?;
+    let settings =
+        ProjectSettings::new(Some(&repo), &operator).map_err(|e| BadConfig(located(file, &e)))?;
+    let now = match from {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .with_context(|| format!("invalid --from `{t}` (expected RFC 3339)"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let bot = match &operator.bot.schedule {
+        Some(expression) => Some(schedule::Cron::parse(
+            expression,
+            schedule::time_zone(operator.bot.timezone.as_deref())?,
+        )?),
+        None => None,
+    };
+    let entries: Vec<_> = settings.entries().collect();
+    print!("{}", schedule::explain(&entries, bot.as_ref(), now, count)?);
+    Ok(EXIT_OK)
 }
 
 fn validate(file: &Path, operator: bool) -> Result<u8> {

@@ -161,14 +161,14 @@ pub struct ProjectSettings {
 
 impl ProjectSettings {
     pub fn new(repo: Option<&RepoConfig>, operator: &OperatorConfig) -> Result<Self, ConfigErrors> {
-        Self::for_target(repo, operator, &|_| true)
+        Self::for_entries(repo, operator, &|_| true)
     }
 
-    /// Only the entries whose `target-branch` (`None`: the default branch) `keep` accepts.
-    pub fn for_target(
+    /// Only the entries `keep` accepts (one target branch, the ones due now).
+    pub fn for_entries(
         repo: Option<&RepoConfig>,
         operator: &OperatorConfig,
-        keep: &dyn Fn(Option<&str>) -> bool,
+        keep: &dyn Fn(&EffectiveUpdate) -> bool,
     ) -> Result<Self, ConfigErrors> {
         let operator_registries = operator
             .registries
@@ -187,7 +187,7 @@ impl ProjectSettings {
             Some(repo) => Some(
                 effective_entries(repo, operator)?
                     .iter()
-                    .filter(|e| keep(e.target_branch.as_deref()))
+                    .filter(|e| keep(e))
                     .map(|e| Self::entry(e, operator))
                     .collect(),
             ),

@@ -16,6 +16,8 @@ fn every_command_has_help() {
         vec!["update", "--help"],
         vec!["versions", "--help"],
         vec!["validate", "--help"],
+        vec!["run", "--help"],
+        vec!["schedule", "explain", "--help"],
     ] {
         let output = updatebot(&args);
         assert_eq!(output.status.code(), Some(0), "{args:?}");
@@ -182,4 +184,68 @@ fn the_ci_template_matches_the_bot_defaults() {
         "{first}"
     );
     assert_eq!(workflow[0]["when"].as_str(), Some("never"));
+}
+
+#[test]
+fn schedule_explain_names_the_run_that_serves_each_fire_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let operator = dir.path().join("operator.yml");
+    std::fs::write(
+        &operator,
+        "bot:\n  schedule: \"0 6 * * 1-5\"\n  timezone: Europe/Berlin\n",
+    )
+    .unwrap();
+    let file = repo_root().join("fixtures/sample/.updatebot.yml");
+    let output = updatebot(&[
+        "schedule",
+        "explain",
+        file.to_str().unwrap(),
+        "--config",
+        operator.to_str().unwrap(),
+        "--from",
+        "2026-11-24T12:00:00Z",
+        "--count",
+        "2",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "bot schedule: `0 6 * * 1-5` in Europe/Berlin\n\
+         updates[0] (line 4) pip in /, /api, /worker: `0 5 * * 1` in Europe/Berlin\n\
+         \x20 Mon 2026-11-30 05:00 CET (04:00 UTC)  served by the run at Mon 2026-11-30 06:00 CET (05:00 UTC)\n\
+         \x20 Mon 2026-12-07 05:00 CET (04:00 UTC)  served by the run at Mon 2026-12-07 06:00 CET (05:00 UTC)\n"
+    );
+}
+
+#[test]
+fn a_bad_shard_or_bot_schedule_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = updatebot(&[
+        "run",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--shard",
+        "3/3",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("invalid shard `3/3`"),
+        "{}",
+        stderr(&output)
+    );
+    let operator = dir.path().join("operator.yml");
+    std::fs::write(&operator, "bot:\n  schedule: \"0 6 * *\"\n").unwrap();
+    let output = updatebot(&[
+        "run",
+        "--config",
+        operator.to_str().unwrap(),
+        "--local",
+        ".",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("bot.schedule: invalid cron expression `0 6 * *`"),
+        "{}",
+        stderr(&output)
+    );
 }

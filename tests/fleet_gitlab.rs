@@ -10,7 +10,8 @@ use support::*;
 use updatebot::config::{load_operator_config, OperatorConfig};
 use updatebot::forge::gitlab::GitlabForge;
 use updatebot::plugins::Plugins;
-use updatebot::run::{Fleet, FleetReport};
+use updatebot::run::{Fleet, FleetReport, Shard};
+use updatebot::schedule::Window;
 use updatebot_core::http::{HttpClient, HttpOptions};
 use updatebot_core::registry::LookupCache;
 
@@ -74,6 +75,15 @@ impl World {
     }
 
     async fn run(&self, operator: &OperatorConfig) -> FleetReport {
+        self.run_with(operator, Window::Always, Shard::ALL).await
+    }
+
+    async fn run_with(
+        &self,
+        operator: &OperatorConfig,
+        window: Window,
+        shard: Shard,
+    ) -> FleetReport {
         let http = Arc::new(HttpClient::new(HttpOptions::default(), Vec::new()).unwrap());
         let forge = GitlabForge::connect(
             operator.gitlab.as_ref().unwrap(),
@@ -90,6 +100,8 @@ impl World {
             http,
             cache: Arc::new(LookupCache::new()),
             now: chrono::Utc::now(),
+            window,
+            shard,
         };
         fleet.run().await
     }
@@ -856,4 +868,122 @@ async fn nested_manifests_hashes_and_groups() {
         .changes
         .iter()
         .all(|c| c.action.as_str() == "unchanged"));
+}
+
+fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// Two entries on different schedules: a run serves only the due one, and leaves the other
+/// entry's merge requests alone (neither updated nor closed as unneeded).
+#[tokio::test]
+async fn a_run_serves_only_the_entries_that_are_due() {
+    let Some(w) = world().await else { return };
+    w.gitlab.add_group("sched");
+    let config = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /daily\n    schedule:\n      interval: daily\n      time: \"04:00\"\n  - package-ecosystem: pip\n    directory: /monthly\n    schedule:\n      interval: monthly\n";
+    let weekly_only = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule:\n      interval: weekly\n      day: friday\n";
+    let both = w.project(
+        "sched",
+        "both",
+        &[
+            (".updatebot.yml", config),
+            ("daily/requirements.txt", "six==1.15.0\n"),
+            ("monthly/requirements.txt", "idna==2.10\n"),
+        ],
+    );
+    let friday = w.project(
+        "sched",
+        "friday",
+        &[
+            (".updatebot.yml", weekly_only),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    let operator = w.operator("  groups: [sched]");
+    // A run at 05:00 UTC on Tuesday 2026-11-24, the previous tick a day before: only the
+    // daily entry (04:00) fired; the monthly one fires on the 1st, the weekly one on Friday.
+    let window = Window::Between(utc("2026-11-23T05:00:00Z"), utc("2026-11-24T05:00:00Z"));
+    let report = w.run_with(&operator, window, Shard::ALL).await;
+    assert!(!report.failed(), "{}", report.summary());
+    let branches = |id| -> Vec<String> {
+        let mut b: Vec<_> = w
+            .gitlab
+            .merge_requests(id)
+            .into_iter()
+            .map(|m| m.source_branch)
+            .collect();
+        b.sort();
+        b
+    };
+    assert_eq!(branches(both), ["updatebot/pip/daily/six-1.17.0"]);
+    assert!(branches(friday).is_empty());
+    let skipped = report
+        .projects
+        .iter()
+        .find(|p| p.project == "sched/friday")
+        .unwrap();
+    assert_eq!(
+        skipped.skipped.as_deref(),
+        Some("no entry of its .updatebot.yml is due in this run")
+    );
+
+    // A forced run serves everything.
+    let report = w.run(&operator).await;
+    assert!(!report.failed(), "{}", report.summary());
+    assert_eq!(
+        branches(both),
+        [
+            "updatebot/pip/daily/six-1.17.0",
+            "updatebot/pip/monthly/idna-3.10"
+        ]
+    );
+    assert_eq!(branches(friday), ["updatebot/pip/six-1.17.0"]);
+
+    // The next daily run, after the monthly entry's dependency went away: the monthly
+    // entry is not due, so its merge request is not closed as unneeded.
+    w.gitlab.push(
+        both,
+        "main",
+        &[("monthly/requirements.txt", Some(""))],
+        "rita",
+    );
+    let window = Window::Between(utc("2026-11-24T05:00:00Z"), utc("2026-11-25T05:00:00Z"));
+    let report = w.run_with(&operator, window, Shard::ALL).await;
+    assert!(!report.failed(), "{}", report.summary());
+    let open: Vec<_> = w
+        .gitlab
+        .merge_requests(both)
+        .into_iter()
+        .filter(|m| m.state == "opened")
+        .map(|m| m.source_branch)
+        .collect();
+    assert_eq!(open.len(), 2, "{open:?}");
+}
+
+/// Shards split the fleet into disjoint shares that together cover it, for any count.
+#[tokio::test]
+async fn shards_partition_the_fleet() {
+    let Some(w) = world().await else { return };
+    w.gitlab.add_group("many");
+    let mut all = Vec::new();
+    for i in 0..12 {
+        let name = format!("p{i}");
+        w.project("many", &name, &[("requirements.txt", "six==1.15.0\n")]);
+        all.push(format!("many/{name}"));
+    }
+    all.sort();
+    let operator = w.operator("  groups: [many]");
+    for count in 1..=8 {
+        let mut seen = Vec::new();
+        for index in 0..count {
+            let report = w
+                .run_with(&operator, Window::Always, Shard { index, count })
+                .await;
+            seen.extend(report.projects.iter().map(|p| p.project.clone()));
+        }
+        seen.sort();
+        assert_eq!(seen, all, "{count} shards");
+    }
 }

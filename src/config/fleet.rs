@@ -61,6 +61,12 @@ pub enum ClosedMergeRequest {
 /// `bot:`: names and marks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BotSettings {
+    /// The bot's own schedule (5-field crontab), as its CronJob or serve loop runs it: an
+    /// entry is due when its schedule fired since the previous tick of this one. `None`: every
+    /// entry is due in every run.
+    pub schedule: Option<String>,
+    /// Time zone of `schedule` (IANA name; default UTC).
+    pub timezone: Option<String>,
     /// First part of every branch the bot creates (`updatebot/pip/backend/requests-2.32.3`).
     pub branch_prefix: String,
     /// The label CI rules key on, so bot merge requests run only lint and tests.
@@ -75,6 +81,8 @@ pub struct BotSettings {
 impl Default for BotSettings {
     fn default() -> Self {
         BotSettings {
+            schedule: None,
+            timezone: None,
             branch_prefix: "updatebot".into(),
             ci_label: "updatebot".into(),
             closed_merge_request: ClosedMergeRequest::IgnoreVersion,
@@ -208,6 +216,22 @@ pub(super) fn bot(w: &mut Walker, f: Field<'_>) -> Option<BotSettings> {
             }
         }
     }
+    if let Some(f) = fields.get("schedule") {
+        if let Some(expression) = w.string(f) {
+            let tz = fields
+                .get("timezone")
+                .and_then(|t| t.value.as_str().map(str::to_string));
+            match crate::schedule::time_zone(tz.as_deref())
+                .and_then(|tz| crate::schedule::Cron::parse(&expression, tz))
+            {
+                Ok(_) => out.schedule = Some(expression),
+                Err(e) => w.problem(f.value.pos, format!("bot.schedule: {e}")),
+            }
+        }
+    }
+    if let Some(t) = fields.get("timezone").and_then(|t| w.string(t)) {
+        out.timezone = Some(t);
+    }
     if let Some(l) = fields.get("ci-label").and_then(|l| w.string(l)) {
         out.ci_label = l;
     }
@@ -261,7 +285,7 @@ mod tests {
             super::ClosedMergeRequest::IgnoreMajor
         );
 
-        let bad = "gitlab:\n  url: ftp://x\n  token-env: MISSING\nbot:\n  branch-prefix: /bad\n  colour: red\n";
+        let bad = "gitlab:\n  url: ftp://x\n  token-env: MISSING\nbot:\n  branch-prefix: /bad\n  colour: red\n  schedule: \"0 3 * *\"\n";
         let errors =
             load_operator_config(
                 bad,
@@ -280,5 +304,9 @@ mod tests {
         );
         assert!(text.contains("line 5: bot.branch-prefix"), "{text}");
         assert!(text.contains("line 6: unknown key `colour`"), "{text}");
+        assert!(
+            text.contains("line 7: bot.schedule: invalid cron expression `0 3 * *`"),
+            "{text}"
+        );
     }
 }

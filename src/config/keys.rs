@@ -90,6 +90,8 @@ pub const FLEET_KEYS: &[&str] = &["projects", "groups", "discover", "concurrency
 pub const FLEET_GROUP_KEYS: &[&str] = &["path", "include-subgroups", "topics"];
 /// `bot` in the operator config.
 pub const BOT_KEYS: &[&str] = &[
+    "schedule",
+    "timezone",
     "branch-prefix",
     "ci-label",
     "closed-merge-request",

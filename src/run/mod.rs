@@ -14,6 +14,7 @@ use crate::forge::{FleetQuery, Forge, ForgeError, Project};
 use crate::plugins::Plugins;
 use crate::project::ProjectSettings;
 use crate::scan::Scan;
+use crate::schedule::Window;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
@@ -160,6 +161,39 @@ pub struct Fleet<'a> {
     pub http: Arc<HttpClient>,
     pub cache: Arc<LookupCache>,
     pub now: DateTime<Utc>,
+    /// Which `updates[]` entries are due in this run.
+    pub window: Window,
+    /// This pod's share of the fleet.
+    pub shard: Shard,
+}
+
+/// One of N disjoint shares of the fleet, by a stable hash of the project path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// `I/N` with `0 <= I < N`.
+    pub fn parse(text: &str) -> Option<Shard> {
+        let (i, n) = text.split_once('/')?;
+        let (index, count) = (i.trim().parse().ok()?, n.trim().parse().ok()?);
+        (count > 0 && index < count).then_some(Shard { index, count })
+    }
+
+    /// Whether a project belongs to this shard (FNV-1a of its path: stable across runs,
+    /// machines and versions).
+    pub fn owns(&self, path: &str) -> bool {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in path.as_bytes() {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash % u64::from(self.count) == u64::from(self.index)
+    }
 }
 
 /// Configuration problems as one message, each with the file, line and column.
@@ -190,7 +224,7 @@ impl Fleet<'_> {
             packages_looked_up: 0,
         };
         let projects = match self.forge.projects(&query).await {
-            Ok(p) => p,
+            Ok(p) => p.into_iter().filter(|p| self.shard.owns(&p.path)).collect(),
             Err(e) => {
                 report.error = Some(format!("cannot list the fleet's projects: {e}"));
                 return report;
@@ -265,7 +299,24 @@ impl Fleet<'_> {
         let mut targets: Vec<String> = Vec::new();
         let all =
             ProjectSettings::new(Some(&repo), self.operator).map_err(|e| located(&e.problems))?;
+        // Entries not due in this run are left alone entirely (their merge requests too).
+        let mut due_entries = std::collections::BTreeSet::new();
         for entry in all.entries() {
+            let cron = crate::schedule::entry_cron(&entry.schedule).map_err(|e| {
+                format!(
+                    "{REPO_CONFIG_FILE}:{}: updates[{}].schedule: {e}",
+                    entry.line, entry.index
+                )
+            })?;
+            if self.window.is_due(&cron) {
+                due_entries.insert(entry.index);
+            }
+        }
+        if due_entries.is_empty() {
+            report.skipped = Some("no entry of its .updatebot.yml is due in this run".to_string());
+            return Ok(());
+        }
+        for entry in all.entries().filter(|e| due_entries.contains(&e.index)) {
             let target = entry
                 .target_branch
                 .clone()
@@ -280,8 +331,9 @@ impl Fleet<'_> {
             .map_err(forge_problem)?;
         for target in targets {
             let default = project.default_branch.clone();
-            let settings = ProjectSettings::for_target(Some(&repo), self.operator, &|t| {
-                t.map(str::to_string).unwrap_or_else(|| default.clone()) == target
+            let settings = ProjectSettings::for_entries(Some(&repo), self.operator, &|e| {
+                due_entries.contains(&e.index)
+                    && e.target_branch.clone().unwrap_or_else(|| default.clone()) == target
             })
             .map_err(|e| e.to_string())?;
             let Some(base) = forge
@@ -309,6 +361,7 @@ impl Fleet<'_> {
                     .extend(crate::report::failures(std::slice::from_ref(r), None));
             }
             let planned = plan::plan(&results, &settings, &self.operator.bot);
+            let scopes = plan::scopes(&results, &settings);
             let lockfiles = self.read_lockfiles(project, &base, &results).await?;
             let ctx = reconcile::Context {
                 forge,
@@ -319,6 +372,7 @@ impl Fleet<'_> {
                 base: &base,
                 results: &results,
                 lockfiles: &lockfiles,
+                scopes: &scopes,
             };
             ctx.reconcile(planned, &existing, report).await?;
         }

@@ -179,6 +179,42 @@ fn location(directory: &str) -> String {
     }
 }
 
+/// The entry directory a manifest belongs to: its own, or the one whose `requirements/`
+/// folder holds it; under a glob entry, the manifest's own directory.
+fn directory_for(entry: Option<&EffectiveUpdate>, manifest_path: &str) -> String {
+    let own = directory_of(manifest_path);
+    entry
+        .and_then(|e| {
+            e.directories
+                .iter()
+                .filter(|d| !d.is_glob())
+                .map(|d| d.as_str())
+                .filter(|d| within(&own, d))
+                .max_by_key(|d| d.len())
+                .map(str::to_string)
+        })
+        .unwrap_or(own)
+}
+
+/// The `ecosystem:directory` scopes these results cover: the merge requests of other scopes
+/// (entries not due, not read) are none of this run's business.
+pub fn scopes(
+    results: &[ManifestResult],
+    settings: &ProjectSettings,
+) -> std::collections::BTreeSet<String> {
+    results
+        .iter()
+        .map(|r| {
+            let entry = settings.config_for(r.manifest.ecosystem, &r.manifest.path);
+            format!(
+                "{}:{}",
+                r.manifest.ecosystem.as_str(),
+                directory_for(entry, &r.manifest.path)
+            )
+        })
+        .collect()
+}
+
 /// (ecosystem, directory, package, new version): one dependency update across manifests.
 type UpdateKey = (Ecosystem, String, String, String);
 /// (ecosystem, directory, group or package name).
@@ -198,20 +234,7 @@ pub fn plan(
     for result in results {
         let manifest = &result.manifest;
         let entry = settings.config_for(manifest.ecosystem, &manifest.path);
-        let own = directory_of(&manifest.path);
-        // The entry directory the manifest belongs to: its own, or the one whose
-        // `requirements/` folder holds it; a glob entry names the manifest's own directory.
-        let directory = entry
-            .and_then(|e| {
-                e.directories
-                    .iter()
-                    .filter(|d| !d.is_glob())
-                    .map(|d| d.as_str())
-                    .filter(|d| within(&own, d))
-                    .max_by_key(|d| d.len())
-                    .map(str::to_string)
-            })
-            .unwrap_or(own);
+        let directory = directory_for(entry, &manifest.path);
         for dep in &result.dependencies {
             let Outcome::Update(p) = &dep.outcome else {
                 continue;

@@ -31,6 +31,8 @@ pub(super) struct Context<'a> {
     pub base: &'a str,
     pub results: &'a [ManifestResult],
     pub lockfiles: &'a BTreeMap<String, String>,
+    /// The `ecosystem:directory` scopes this run read; other merge requests are left alone.
+    pub scopes: &'a BTreeSet<String>,
 }
 
 fn problem(e: ForgeError) -> String {
@@ -673,7 +675,7 @@ impl Context<'_> {
         let unreadable = self.results.iter().any(|r| r.manifest.result.is_err());
         for e in existing.iter_mut().filter(|e| e.is_open()) {
             let Some(meta) = e.meta.clone() else { continue };
-            if planned.contains(&meta.key) {
+            if planned.contains(&meta.key) || !self.scopes.contains(scope_of(&meta.key)) {
                 continue;
             }
             if unreadable {
