@@ -1,5 +1,6 @@
 //! The ecosystems this build knows. Adding one means adding it to [`Plugins::standard`].
 
+use updatebot_container::ContainerPlugin;
 use updatebot_core::{Ecosystem, Manager, Plugin, VersionScheme};
 use updatebot_python::PythonPlugin;
 
@@ -10,7 +11,10 @@ pub struct Plugins {
 impl Plugins {
     pub fn standard() -> Self {
         Plugins {
-            list: vec![Box::new(PythonPlugin::default())],
+            list: vec![
+                Box::new(PythonPlugin::default()),
+                Box::new(ContainerPlugin::default()),
+            ],
         }
     }
 

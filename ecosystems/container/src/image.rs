@@ -82,7 +82,8 @@ pub fn dependency(raw: &str, image: Option<&Located>, dep_type: &str) -> Depende
             .skipped(SkipReason::Variable);
     };
     let text = image.text.as_str();
-    if text.contains('$') {
+    // `$VAR`, and template placeholders (`{{ .Values.tag }}`, `%%VERSION%%`).
+    if text.contains('$') || text.contains("{{") || text.contains("%%") {
         return Dependency::new(text, text, "", None, SCHEME)
             .with_dep_type(dep_type, false)
             .skipped(SkipReason::Variable);

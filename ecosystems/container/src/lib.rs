@@ -4,9 +4,12 @@
 
 pub mod dockerfile;
 pub mod image;
+pub mod plugin;
 pub mod reference;
+pub mod registry;
 pub mod versioning;
 pub mod yaml;
 pub mod yaml_managers;
 
+pub use plugin::ContainerPlugin;
 pub use versioning::Docker;
