@@ -173,8 +173,28 @@ impl Manager for GitlabCi {
     fn extract(&self, path: &str, content: &str) -> Result<PackageFile, ManifestError> {
         let mut file = PackageFile::default();
         for doc in parse(path, content)? {
+            Self::extract_doc(path, &doc, &mut file);
+        }
+        Ok(file)
+    }
+}
+
+impl GitlabCi {
+    /// Whether a YAML document is shaped like GitLab CI configuration: `stages:`,
+    /// `include:`, or a job with a `script:`.
+    fn looks_like_ci(doc: &Node) -> bool {
+        doc.get("stages").is_some()
+            || doc.get("include").is_some()
+            || doc
+                .entries()
+                .iter()
+                .any(|(_, v)| v.get("script").is_some() || v.get("extends").is_some())
+    }
+
+    fn extract_doc(path: &str, doc: &Node, file: &mut PackageFile) {
+        {
             // Old-style global `image:`/`services:`.
-            Self::job_images(&doc, &mut file);
+            Self::job_images(doc, file);
             for (key, value) in doc.entries() {
                 let Some(key) = key.as_str() else { continue };
                 if key == "include" {
@@ -186,11 +206,10 @@ impl Manager for GitlabCi {
                 }
                 // Jobs, hidden jobs (templates) and `default:`.
                 if matches!(value, Node::Map(_)) {
-                    Self::job_images(value, &mut file);
+                    Self::job_images(value, file);
                 }
             }
         }
-        Ok(file)
     }
 }
 
@@ -269,7 +288,9 @@ impl Manager for Kubernetes {
     fn ecosystem(&self) -> Ecosystem {
         Ecosystem::Docker
     }
-    /// Any other YAML file: only documents with `apiVersion` and `kind` are read.
+    /// Any other YAML file: documents with `apiVersion` and `kind` are read as Kubernetes
+    /// manifests, documents shaped like GitLab CI (an `include:`d file claimed here by its
+    /// name) as GitLab CI; anything else holds no images.
     fn matches(&self, path: &str) -> bool {
         is_yaml(path) && !NOT_KUBERNETES.contains(&file_name(path).as_str())
     }
@@ -291,6 +312,8 @@ impl Manager for Kubernetes {
                 && doc.get("apiVersion").and_then(Node::as_str).is_some();
             if is_manifest {
                 Self::walk(&doc, 0, &mut file);
+            } else if GitlabCi::looks_like_ci(&doc) {
+                GitlabCi::extract_doc(path, &doc, &mut file);
             }
         }
         Ok(file)
@@ -488,6 +511,11 @@ mod tests {
             .extract("t.yaml", "apiVersion: v1\nkind: Pod\nspec: [\n")
             .is_err());
         assert!(!Kubernetes.matches("pnpm-lock.yaml"));
+        // A CI file included from `.gitlab-ci.yml` but named like any YAML.
+        let ci = "build:\n  image: node:20.11.1\n  script: [make]\ninclude: {local: more.yml}\n";
+        let file = Kubernetes.extract("ci/jobs.yml", ci).unwrap();
+        assert_eq!(file.dependencies[0].name, "node");
+        assert_eq!(file.includes, ["../more.yml"]);
     }
 
     #[test]
