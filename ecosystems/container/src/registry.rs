@@ -447,7 +447,21 @@ impl OciRegistry {
                 });
             }
             match response.header("link").and_then(next_link) {
-                Some(next) if !empty => target = next.trim_start_matches('/').to_string(),
+                Some(next) if !empty => {
+                    // Credentials go with the next page: follow links on this registry only.
+                    let next_url = self.url_for(next.trim_start_matches('/'))?;
+                    if next_url.origin() != self.base.origin() {
+                        return Err(RegistryError::Malformed {
+                            package: package.to_string(),
+                            registry: self.shown.clone(),
+                            detail: format!(
+                                "the next page of tags is on another host ({})",
+                                updatebot_core::http::redact(&next_url)
+                            ),
+                        });
+                    }
+                    target = next_url.to_string();
+                }
                 _ => break,
             }
         }
@@ -826,6 +840,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(list.releases.len(), 1);
+    }
+
+    /// Credentials never follow a `Link` to another host.
+    #[tokio::test]
+    async fn links_to_other_hosts_are_refused() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"tags": ["1.0"]}))
+                    .insert_header("link", r#"<http://elsewhere.invalid/v2/x?n=1>; rel="next""#),
+            )
+            .mount(&server)
+            .await;
+        let e = registry(&server, client(vec![]))
+            .releases("127.0.0.1/team/app")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("another host"), "{e}");
     }
 
     #[test]
