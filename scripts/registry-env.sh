@@ -195,7 +195,7 @@ cmd_start() {
     local token_url="" waited=0
     while [[ -z "$token_url" ]]; do
         kill -0 "$token_pid" 2>/dev/null || fail "token-service exited during startup"
-        token_url="$(sed -n 's|^listening on \(http://127\.0\.0\.1:[0-9]*\)$|\1|p' "$tmp/token-service.log" | head -n1)"
+        token_url="$(sed -n 's|^listening on \(http://127\.0\.0\.1:[0-9]*\)$|\1|p' "$tmp/token-service.log" 2>/dev/null | head -n1 || true)"
         [[ -n "$token_url" ]] && break
         ((waited < START_TIMEOUT * 10)) || fail "token-service not ready after ${START_TIMEOUT} s"
         sleep 0.1
