@@ -116,7 +116,9 @@ fn instructions(content: &str) -> Vec<Instruction> {
             let (off, l) = current;
             let body = l.trim_end();
             match body.strip_suffix(escape) {
-                Some(head) if !head.ends_with(escape) || escape == '`' => {
+                // Docker's own rule: the escape character at the end of a line (trailing
+                // blanks aside) continues it, however many precede it.
+                Some(head) => {
                     text.push_str(head, Some(off));
                     i += 1;
                     // Skip comment and empty lines inside the continuation.
