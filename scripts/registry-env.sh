@@ -169,6 +169,8 @@ cmd_start() {
         rm -rf "$tmp"
         exit 1
     }
+    # Whatever fails unexpectedly still stops what was started.
+    trap 'fail "unexpected failure at line $LINENO"' ERR
 
     log "building the token service"
     (cd "$REPO" && cargo build --quiet -p token-service) || fail "cargo build -p token-service failed"
@@ -256,6 +258,7 @@ export UPDATEBOT_TEST_REGISTRY_TOKEN_PID=${registry_pids[token]}
 export UPDATEBOT_TEST_TOKEN_SERVICE_PID=$token_pid
 export UPDATEBOT_TEST_REGISTRY_TMPDIR='$tmp'
 EOF
+    trap - ERR
     log "registries: plain 127.0.0.1:${ports[plain]}, basic 127.0.0.1:${ports[basic]}, token 127.0.0.1:${ports[token]} (realm $token_url/token); env in $ENV_FILE"
 }
 
