@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs updatebot's whole test suite, on a fresh machine too:
-# installs and starts the real local services (scripts/test-env.sh), then runs
+# installs and starts the real local services (scripts/test-env.sh: devpi;
+# scripts/registry-env.sh: OCI registries and a token service), then runs
 # rustfmt, clippy and the tests with UPDATEBOT_REQUIRE_SERVICES=1, so a test
 # that needs a service fails instead of skipping. The services are always
 # stopped on exit. Extra arguments go to `cargo test`, e.g.
@@ -18,6 +19,7 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "installing test services"
 scripts/test-env.sh install
 scripts/npm-env.sh install
+scripts/registry-env.sh install
 
 cleanup() {
     local rc=$?
@@ -25,6 +27,7 @@ cleanup() {
     step "stopping test services"
     scripts/test-env.sh stop || true
     scripts/npm-env.sh stop || true
+    scripts/registry-env.sh stop || true
     exit "$rc"
 }
 trap cleanup EXIT
@@ -38,6 +41,9 @@ scripts/npm-env.sh start
 source "$ENV_DIR/env.sh"
 # shellcheck source=/dev/null
 source "${UPDATEBOT_TEST_NPM_ENV:-$REPO/.cache/npm-env}/env.sh"
+scripts/registry-env.sh start
+# shellcheck source=/dev/null
+source "$ENV_DIR/registry-env.sh"
 export UPDATEBOT_REQUIRE_SERVICES=1
 
 step "cargo fmt --all -- --check"

@@ -1,5 +1,6 @@
 //! The ecosystems this build knows. Adding one means adding it to [`Plugins::standard`].
 
+use updatebot_container::ContainerPlugin;
 use updatebot_core::{Ecosystem, Manager, Plugin, VersionScheme};
 use updatebot_npm::NpmPlugin;
 use updatebot_python::PythonPlugin;
@@ -14,6 +15,7 @@ impl Plugins {
             list: vec![
                 Box::new(PythonPlugin::default()),
                 Box::new(NpmPlugin::default()),
+                Box::new(ContainerPlugin::default()),
             ],
         }
     }

@@ -1,5 +1,15 @@
-//! The container-image ecosystem of updatebot. So far: Docker tag versioning.
+//! The container-image ecosystem of updatebot: image references in Dockerfiles, compose
+//! files, GitLab CI, Kubernetes manifests and Helm values; Docker tag versioning; and the
+//! OCI distribution registry client with Docker's token authentication.
 
+pub mod dockerfile;
+pub mod image;
+pub mod plugin;
+pub mod reference;
+pub mod registry;
 pub mod versioning;
+pub mod yaml;
+pub mod yaml_managers;
 
+pub use plugin::ContainerPlugin;
 pub use versioning::Docker;

@@ -9,3 +9,14 @@ pub const PYPI_JSON_API_URL: &str = "https://pypi.org/pypi/";
 pub const NPM_REGISTRY_URL: &str = "https://registry.npmjs.org/";
 /// Docker Hub's registry API host.
 pub const DOCKER_HUB_REGISTRY: &str = "registry-1.docker.io";
+/// Docker Hub's registry API, as a base URL (the container ecosystem's default registry).
+pub const DOCKER_HUB_REGISTRY_URL: &str = "https://registry-1.docker.io";
+/// The domain Docker Hub images have in normalised references (`docker.io/library/nginx`).
+pub const DOCKER_HUB_DOMAIN: &str = "docker.io";
+/// Other names of Docker Hub in references and registry configuration; all mean
+/// [`DOCKER_HUB_DOMAIN`].
+pub const DOCKER_HUB_ALIASES: &[&str] = &[
+    "index.docker.io",
+    DOCKER_HUB_REGISTRY,
+    "registry.hub.docker.com",
+];

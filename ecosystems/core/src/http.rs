@@ -91,6 +91,34 @@ impl Default for HttpOptions {
     }
 }
 
+/// The HTTP methods the registries need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+}
+
+/// Which `Authorization` a request carries.
+#[derive(Clone, Debug)]
+pub enum Authorization {
+    /// The credential configured for the URL's origin, if any (what [`HttpClient::get`] does).
+    Configured,
+    /// None at all.
+    Anonymous,
+    /// This one (a token obtained for this origin, or the origin's own credential handed to
+    /// the token service it named).
+    Use(Auth),
+}
+
+/// One request for [`HttpClient::send`].
+#[derive(Clone, Debug)]
+pub struct Request<'a> {
+    pub method: Method,
+    pub url: &'a Url,
+    pub accept: &'a str,
+    pub authorization: Authorization,
+}
+
 /// A response whose body has been read in full (within the limit).
 #[derive(Clone, Debug)]
 pub struct Response {
@@ -202,6 +230,20 @@ impl HttpClient {
     /// `GET url` with `Accept: accept`; retries transient failures; reads the body in full.
     /// Non-2xx statuses are returned, not turned into errors, once retries are spent.
     pub async fn get(&self, url: &Url, accept: &str) -> Result<Response, HttpError> {
+        self.send(Request {
+            method: Method::Get,
+            url,
+            accept,
+            authorization: Authorization::Configured,
+        })
+        .await
+    }
+
+    /// Like [`HttpClient::get`], with the method and the authorization chosen by the caller
+    /// (a registry's token flow sends a token it obtained, or a configured credential to the
+    /// token service the registry names).
+    pub async fn send(&self, request: Request<'_>) -> Result<Response, HttpError> {
+        let url = request.url;
         let host = url.host_str().unwrap_or_default().to_string();
         let slot = self.host_slot(&host);
         let _permit = slot.acquire().await.map_err(|e| HttpError::Transport {
@@ -211,7 +253,7 @@ impl HttpClient {
         let mut attempt = 0u32;
         loop {
             self.count(&host, attempt > 0);
-            let outcome = self.get_once(url, accept).await;
+            let outcome = self.send_once(&request).await;
             let retry_after = match &outcome {
                 Ok(resp) if resp.status == 429 || resp.status >= 500 => {
                     Some(retry_after(&resp.headers))
@@ -241,7 +283,8 @@ impl HttpClient {
         (base + jitter).min(self.options.max_backoff)
     }
 
-    async fn get_once(&self, url: &Url, accept: &str) -> Result<Response, HttpError> {
+    async fn send_once(&self, request: &Request<'_>) -> Result<Response, HttpError> {
+        let (url, accept) = (request.url, request.accept);
         let mut headers = HeaderMap::new();
         headers.insert(
             USER_AGENT,
@@ -250,8 +293,17 @@ impl HttpClient {
         if let Ok(value) = HeaderValue::from_str(accept) {
             headers.insert(ACCEPT, value);
         }
-        let mut request = self.client.get(url.clone()).headers(headers);
-        if let Some(auth) = self.credential_for(url) {
+        let builder = match request.method {
+            Method::Get => self.client.get(url.clone()),
+            Method::Head => self.client.head(url.clone()),
+        };
+        let auth = match &request.authorization {
+            Authorization::Configured => self.credential_for(url),
+            Authorization::Anonymous => None,
+            Authorization::Use(auth) => Some(auth),
+        };
+        let mut request = builder.headers(headers);
+        if let Some(auth) = auth {
             let mut value = match auth {
                 Auth::Basic { username, password } => {
                     HeaderValue::from_str(&basic_value(username, password.expose()))
@@ -506,6 +558,63 @@ mod tests {
         let url = Url::parse(&server.uri()).unwrap();
         let err = client.get(&url, "*/*").await.unwrap_err();
         assert!(matches!(err, HttpError::TooLarge { limit: 1024, .. }));
+    }
+
+    #[tokio::test]
+    async fn send_heads_and_replaces_the_configured_credential() {
+        let server = MockServer::start().await;
+        Mock::given(method("HEAD"))
+            .and(path("/m"))
+            .and(header("authorization", "Bearer t0ken"))
+            .respond_with(ResponseTemplate::new(200).insert_header("x-digest", "d"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/anon"))
+            .and(header_exists("authorization"))
+            .respond_with(ResponseTemplate::new(418))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/anon"))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&server)
+            .await;
+        let client = HttpClient::new(
+            fast(),
+            vec![Credential {
+                url: Url::parse(&server.uri()).unwrap(),
+                auth: Auth::Basic {
+                    username: "u".into(),
+                    password: Secret::new("p"),
+                },
+            }],
+        )
+        .unwrap();
+        let url = Url::parse(&format!("{}/m", server.uri())).unwrap();
+        let resp = client
+            .send(Request {
+                method: Method::Head,
+                url: &url,
+                accept: "*/*",
+                authorization: Authorization::Use(Auth::Bearer(Secret::new("t0ken"))),
+            })
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.header("x-digest"), Some("d"));
+        let url = Url::parse(&format!("{}/anon", server.uri())).unwrap();
+        let resp = client
+            .send(Request {
+                method: Method::Get,
+                url: &url,
+                accept: "*/*",
+                authorization: Authorization::Anonymous,
+            })
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 204);
     }
 
     #[test]

@@ -35,6 +35,13 @@ pub enum RegistryError {
     },
     #[error("invalid registry URL `{url}`: {detail}")]
     InvalidUrl { url: String, detail: String },
+    /// The registry refuses more requests for now (Docker Hub's pull limits, HTTP 429).
+    #[error("{registry} is rate-limiting requests for `{package}` ({detail}); it is retried on the next run")]
+    RateLimited {
+        package: String,
+        registry: String,
+        detail: String,
+    },
 }
 
 /// One file of a release (a wheel, an sdist, a tarball) with its hashes.
