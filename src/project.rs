@@ -253,6 +253,22 @@ impl ProjectSettings {
         self.entry_for(ecosystem, path).map(|e| &e.config)
     }
 
+    /// The index of the entry owning an `ecosystem:directory` scope (a merge request's).
+    pub fn entry_for_scope(&self, scope: &str) -> Option<usize> {
+        let (name, directory) = scope.split_once(':')?;
+        let ecosystem = [Ecosystem::Python, Ecosystem::Npm, Ecosystem::Docker]
+            .into_iter()
+            .find(|e| e.as_str() == name)?;
+        // A manifest path in that directory stands for it.
+        let inside = directory.trim_matches('/');
+        let probe = if inside.is_empty() {
+            "manifest".to_string()
+        } else {
+            format!("{inside}/manifest")
+        };
+        self.entry_for(ecosystem, &probe).map(|e| e.config.index)
+    }
+
     /// The entries, in file order.
     pub fn entries(&self) -> impl Iterator<Item = &EffectiveUpdate> {
         self.entries.iter().flatten().map(|e| &e.config)
@@ -341,6 +357,30 @@ updates:
         let rules = settings.rules(Ecosystem::Python, "backend/requirements.txt");
         assert_eq!(rules.ignore.len(), 1);
         assert_eq!(rules.ignore[0].update_types, [UpdateType::Major]);
+    }
+
+    #[test]
+    fn a_merge_request_scope_names_its_entry() {
+        let repo = parse_repo_config(
+            r#"version: 2
+updates:
+  - package-ecosystem: pip
+    directory: /
+    schedule: {interval: weekly}
+  - package-ecosystem: npm
+    directories: ["/web", "/apps/*"]
+    schedule: {interval: daily}
+"#,
+        )
+        .unwrap();
+        let settings = ProjectSettings::new(Some(&repo), &operator("{}")).unwrap();
+        assert_eq!(settings.entry_for_scope("pip:/"), Some(0));
+        assert_eq!(settings.entry_for_scope("npm:/web"), Some(1));
+        assert_eq!(settings.entry_for_scope("npm:/apps/admin"), Some(1));
+        assert_eq!(settings.entry_for_scope("npm:/"), None);
+        assert_eq!(settings.entry_for_scope("docker:/"), None);
+        assert_eq!(settings.entry_for_scope("cargo:/"), None);
+        assert_eq!(settings.entry_for_scope("garbage"), None);
     }
 
     #[test]
