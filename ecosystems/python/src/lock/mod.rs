@@ -278,7 +278,7 @@ pub(crate) fn program(settings: &ToolSettings, default: &str) -> std::path::Path
 /// Line ranges of `[[package]]` blocks in a machine-written TOML lock: (start, end) byte
 /// offsets, each block running to the next line that starts a table of the top level
 /// (`[[package]]`, `[metadata]`, …) that is not one of its own sub-tables.
-pub(crate) fn package_blocks(text: &str) -> Vec<(usize, usize)> {
+pub fn package_blocks(text: &str) -> Vec<(usize, usize)> {
     let mut starts: Vec<usize> = Vec::new();
     let mut ends: Vec<usize> = Vec::new();
     let mut offset = 0;

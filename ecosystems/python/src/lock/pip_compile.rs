@@ -367,6 +367,15 @@ impl PipCompile {
                 if !emits_index {
                     a.push("--no-emit-index-url".into());
                 }
+                // `--only-binary` must not end up in the file when it had no options.
+                let emits_options = request.lock_content.lines().any(|l| {
+                    l.starts_with("--")
+                        && !l.starts_with("--index-url")
+                        && !l.starts_with("--extra-index-url")
+                });
+                if !emits_options {
+                    a.push("--no-emit-options".into());
+                }
                 (super::program(&settings, "pip-compile"), a)
             }
             Compiler::Uv => {
@@ -378,7 +387,9 @@ impl PipCompile {
                 if !settings.allow_code_execution {
                     a.push("--no-build".into());
                 }
-                (super::program(&settings, "uv"), a)
+                // uv's own path, as configured for uv.lock.
+                let uv = request.lookup.tool_settings(super::uv_lock::KIND);
+                (super::program(&uv, "uv"), a)
             }
         };
         if let Some(index) = indexes.first() {

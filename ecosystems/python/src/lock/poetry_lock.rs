@@ -104,7 +104,7 @@ pub fn content_hash(pyproject: &str, with_dependency_groups: bool) -> Option<Str
 }
 
 /// `content-hash` in `[metadata]`.
-fn lock_hash(text: &str) -> Option<String> {
+pub fn lock_hash(text: &str) -> Option<String> {
     let mut in_metadata = false;
     for line in text.lines() {
         if line.starts_with('[') {
