@@ -17,6 +17,16 @@ pub trait Settings: Sync {
     fn rules(&self, ecosystem: Ecosystem, manifest_path: &str) -> Rules;
     /// Configured registry URLs for the manifest, and whether they replace the default one.
     fn registries(&self, ecosystem: Ecosystem, manifest_path: &str) -> (Vec<String>, bool);
+    /// The operator's lockfile settings for a kind of lockfile (`poetry.lock`, …): engine,
+    /// tool path, time limit, code execution. Default: `auto`, tools on `PATH`.
+    fn tool_settings(
+        &self,
+        _ecosystem: Ecosystem,
+        _manifest_path: &str,
+        _kind: &str,
+    ) -> updatebot_core::tool::ToolSettings {
+        updatebot_core::tool::ToolSettings::default()
+    }
 }
 
 /// Default policy, default registries.
@@ -127,12 +137,18 @@ fn package_registry_urls(
     urls
 }
 
+/// Reads a repository file as a change has it so far.
+pub type ReadFile<'r> = dyn Fn(&str) -> Option<String> + Sync + 'r;
+
 /// Lookups of any package for one manifest (a lockfile's new transitive dependencies),
 /// routed like the manifest's own dependencies and sharing the run's cache.
 pub struct ManifestLookup<'a> {
     pub checker: &'a Checker<'a>,
     pub plugin: &'a dyn Plugin,
     pub manifest: &'a Manifest,
+    /// Other repository files as they stand in this change (for lockfile updaters that
+    /// edit a file beside the lock, such as a pip-compile `.in`).
+    pub read: Option<&'a ReadFile<'a>>,
 }
 
 #[async_trait::async_trait]
@@ -153,6 +169,38 @@ impl updatebot_core::Lookup for ManifestLookup<'_> {
             &self.checker.cache,
         )
         .await
+    }
+
+    fn indexes(&self, package: &str) -> Vec<updatebot_core::tool::IndexAccess> {
+        package_registry_urls(
+            self.plugin,
+            package,
+            &[],
+            self.manifest,
+            self.checker.settings,
+        )
+        .into_iter()
+        .map(|url| updatebot_core::tool::IndexAccess {
+            auth: url::Url::parse(&url)
+                .ok()
+                .and_then(|u| self.checker.http.credential_for(&u).cloned()),
+            url,
+        })
+        .collect()
+    }
+
+    fn http(&self) -> Option<Arc<HttpClient>> {
+        Some(self.checker.http.clone())
+    }
+
+    fn read_file(&self, path: &str) -> Option<String> {
+        self.read.and_then(|read| read(path))
+    }
+
+    fn tool_settings(&self, kind: &str) -> updatebot_core::tool::ToolSettings {
+        self.checker
+            .settings
+            .tool_settings(self.manifest.ecosystem, &self.manifest.path, kind)
     }
 }
 
@@ -332,6 +380,11 @@ impl Checker<'_> {
             blocked = u.preflight(&path).err();
             Some((path, u.name()))
         });
+        // A `.in` compiled into a pinned file is updated through that file.
+        let compiled_into = plugin
+            .lockfile_updaters()
+            .iter()
+            .find_map(|u| u.compiled_into(&manifest.path, repo_files));
         let rules = self.settings.rules(manifest.ecosystem, &manifest.path);
         let mut results = Vec::with_capacity(file.dependencies.len());
         for (index, dep) in file.dependencies.iter().enumerate() {
@@ -344,6 +397,11 @@ impl Checker<'_> {
                 ))
             } else if let Some(reason) = policy::skip_reason(dep, &rules) {
                 Outcome::Skipped(reason)
+            } else if let Some(compiled) = &compiled_into {
+                Outcome::NoUpdate {
+                    current_version: None,
+                    reason: format!("compiled into {compiled}, which is updated instead"),
+                }
             } else {
                 let key = (
                     manifest.ecosystem,

@@ -157,6 +157,8 @@ pub struct ProjectSettings {
     entries: Option<Vec<Entry>>,
     fallback: Rules,
     operator_registries: Vec<(Ecosystem, String, bool)>,
+    /// The operator's `lockfiles` settings.
+    lockfiles: std::collections::BTreeMap<String, updatebot_core::tool::ToolSettings>,
 }
 
 impl ProjectSettings {
@@ -196,6 +198,7 @@ impl ProjectSettings {
             entries,
             fallback,
             operator_registries,
+            lockfiles: operator.lockfiles.clone(),
         })
     }
 
@@ -289,6 +292,16 @@ impl Coverage for ProjectSettings {
 }
 
 impl Settings for ProjectSettings {
+    /// The operator's settings only: a repository cannot allow code execution for itself.
+    fn tool_settings(
+        &self,
+        _ecosystem: Ecosystem,
+        _manifest_path: &str,
+        kind: &str,
+    ) -> updatebot_core::tool::ToolSettings {
+        self.lockfiles.get(kind).cloned().unwrap_or_default()
+    }
+
     fn rules(&self, ecosystem: Ecosystem, manifest_path: &str) -> Rules {
         match self.entry_for(ecosystem, manifest_path) {
             Some(entry) => entry.rules.clone(),
