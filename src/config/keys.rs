@@ -114,6 +114,16 @@ pub const BOT_KEYS: &[&str] = &[
     "remove-source-branch",
     "squash",
     "rebase-limit",
+    "dashboard",
+    "dashboard-title",
+    "check-ci",
+    "budgets",
+];
+/// `bot.budgets` in the operator config.
+pub const BUDGET_KEYS: &[&str] = &[
+    "opened-per-run",
+    "updated-per-run",
+    "opened-per-project-per-day",
 ];
 /// `registries.<name>` in the operator config.
 pub const OPERATOR_REGISTRY_KEYS: &[&str] = &[

@@ -3,7 +3,7 @@
 //! to the configured instance and never printed).
 
 use super::{
-    Commit, CommitRequest, FileAction, FleetQuery, Forge, ForgeError, MergeRequest,
+    CiLint, Commit, CommitRequest, FileAction, FleetQuery, Forge, ForgeError, Issue, MergeRequest,
     MergeRequestEdit, MergeRequestState, MergeStatus, NewMergeRequest, Note, Project,
 };
 use crate::config::{BotSettings, GitlabSettings};
@@ -280,6 +280,120 @@ struct AwardJson {
 #[derive(Deserialize)]
 struct LabelJson {
     name: String,
+}
+
+#[derive(Deserialize)]
+struct IssueJson {
+    iid: u64,
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    web_url: String,
+}
+
+impl From<IssueJson> for Issue {
+    fn from(i: IssueJson) -> Issue {
+        Issue {
+            iid: i.iid,
+            title: i.title,
+            description: i.description.unwrap_or_default(),
+            web_url: i.web_url,
+        }
+    }
+}
+
+/// `GET /projects/:id/issues?author_id=&state=opened&search=&in=title`.
+struct BotIssues<'a> {
+    project: &'a str,
+    author: u64,
+    title: &'a str,
+}
+
+impl api::Endpoint for BotIssues<'_> {
+    fn method(&self) -> http::Method {
+        http::Method::GET
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        format!("projects/{}/issues", encode(self.project)).into()
+    }
+
+    fn parameters(&self) -> api::QueryParams<'_> {
+        let mut params = api::QueryParams::default();
+        params.push("author_id", self.author);
+        params.push("state", "opened");
+        params.push("search", self.title);
+        params.push("in", "title");
+        params
+    }
+}
+
+impl api::Pageable for BotIssues<'_> {}
+
+/// `POST /projects/:id/issues` and `PUT /projects/:id/issues/:iid` (description only).
+struct WriteIssue<'a> {
+    project: &'a str,
+    iid: Option<u64>,
+    title: Option<&'a str>,
+    description: &'a str,
+    labels: &'a [String],
+}
+
+impl api::Endpoint for WriteIssue<'_> {
+    fn method(&self) -> http::Method {
+        match self.iid {
+            Some(_) => http::Method::PUT,
+            None => http::Method::POST,
+        }
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        match self.iid {
+            Some(iid) => format!("projects/{}/issues/{iid}", encode(self.project)).into(),
+            None => format!("projects/{}/issues", encode(self.project)).into(),
+        }
+    }
+
+    fn body(&self) -> Result<Option<(&'static str, Vec<u8>)>, api::BodyError> {
+        let mut body = serde_json::Map::new();
+        if let Some(title) = self.title {
+            body.insert("title".into(), title.into());
+        }
+        body.insert("description".into(), self.description.into());
+        if !self.labels.is_empty() {
+            body.insert("labels".into(), self.labels.join(",").into());
+        }
+        Ok(Some((
+            "application/json",
+            serde_json::to_vec(&body).unwrap_or_default(),
+        )))
+    }
+}
+
+/// `GET /projects/:id/ci/lint?content_ref=&dry_run=true&dry_run_ref=&include_jobs=true`.
+struct ProjectCiLint<'a> {
+    project: &'a str,
+    content_ref: &'a str,
+    dry_run_ref: &'a str,
+}
+
+impl api::Endpoint for ProjectCiLint<'_> {
+    fn method(&self) -> http::Method {
+        http::Method::GET
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        format!("projects/{}/ci/lint", encode(self.project)).into()
+    }
+
+    fn parameters(&self) -> api::QueryParams<'_> {
+        let mut params = api::QueryParams::default();
+        params.push("content_ref", self.content_ref);
+        params.push("dry_run", true);
+        params.push("dry_run_ref", self.dry_run_ref);
+        params.push("include_jobs", true);
+        params
+    }
 }
 
 #[derive(Deserialize)]
@@ -954,6 +1068,84 @@ impl Forge for GitlabForge {
         .await
         .map_err(|e| forge_error(&format!("{}: milestone `{title}`", project.path), e))?;
         Ok(list.into_iter().find(|m| m.title == title).map(|m| m.id))
+    }
+
+    async fn find_issue(
+        &self,
+        project: &Project,
+        title: &str,
+    ) -> Result<Option<Issue>, ForgeError> {
+        let list: Vec<IssueJson> = api::paged(
+            BotIssues {
+                project: &project.id,
+                author: self.bot_id,
+                title,
+            },
+            Pagination::All,
+        )
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: issues", project.path), e))?;
+        Ok(list
+            .into_iter()
+            .filter(|i| i.title == title)
+            .min_by_key(|i| i.iid)
+            .map(Issue::from))
+    }
+
+    async fn create_issue(
+        &self,
+        project: &Project,
+        title: &str,
+        description: &str,
+        labels: &[String],
+    ) -> Result<Issue, ForgeError> {
+        let created: IssueJson = WriteIssue {
+            project: &project.id,
+            iid: None,
+            title: Some(title),
+            description,
+            labels,
+        }
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: new issue", project.path), e))?;
+        Ok(created.into())
+    }
+
+    async fn edit_issue(
+        &self,
+        project: &Project,
+        iid: u64,
+        description: &str,
+    ) -> Result<(), ForgeError> {
+        api::ignore(WriteIssue {
+            project: &project.id,
+            iid: Some(iid),
+            title: None,
+            description,
+            labels: &[],
+        })
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: issue #{iid}", project.path), e))
+    }
+
+    async fn ci_lint(
+        &self,
+        project: &Project,
+        content_ref: &str,
+        dry_run_ref: &str,
+    ) -> Result<Option<CiLint>, ForgeError> {
+        let lint: CiLint = ProjectCiLint {
+            project: &project.id,
+            content_ref,
+            dry_run_ref,
+        }
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: CI lint", project.path), e))?;
+        Ok(Some(lint))
     }
 }
 

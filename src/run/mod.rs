@@ -4,9 +4,11 @@
 
 pub mod body;
 pub mod commands;
+pub mod dashboard;
 pub mod meta;
 pub mod plan;
 mod reconcile;
+mod upkeep;
 
 use crate::check::{Checker, ManifestResult};
 use crate::config::{parse_repo_config, OperatorConfig, REPO_CONFIG_FILE};
@@ -68,6 +70,8 @@ pub struct ChangeReport {
     pub branch: String,
     /// `pip`, `npm`, `docker` (unknown for a merge request whose record is unreadable).
     pub ecosystem: Option<String>,
+    /// `ecosystem:directory`: the `.updatebot.yml` entry's share of the project.
+    pub scope: Option<String>,
     /// The dependency updates the merge request carries.
     pub updates: Vec<UpdateReport>,
     pub action: Action,
@@ -95,6 +99,11 @@ pub struct ProjectReport {
     pub changes: Vec<ChangeReport>,
     /// Manifests that could not be read and lookups that failed, each naming its file/package.
     pub problems: Vec<String>,
+    /// What the project's CI does with the bot's merge requests (when checked).
+    pub ci: Option<crate::ci::CiCheck>,
+    /// Closed merge requests whose ignore a person undid from the dashboard in this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undone_ignores: Vec<u64>,
 }
 
 impl ProjectReport {
@@ -105,6 +114,8 @@ impl ProjectReport {
             skipped: None,
             changes: Vec::new(),
             problems: Vec::new(),
+            ci: None,
+            undone_ignores: Vec::new(),
         }
     }
 
@@ -314,7 +325,7 @@ fn located(problems: &[crate::config::Problem]) -> String {
         .join("; ")
 }
 
-fn forge_problem(e: ForgeError) -> String {
+pub(super) fn forge_problem(e: ForgeError) -> String {
     e.to_string()
 }
 
@@ -488,10 +499,16 @@ impl Fleet<'_> {
                 targets.push(target);
             }
         }
-        let existing = forge
+        let mut existing = forge
             .merge_requests(project, &self.operator.bot.branch_prefix)
             .await
             .map_err(forge_problem)?;
+        let mut seen = upkeep::Seen {
+            issue: self
+                .dashboard_before(project, &mut existing, report)
+                .await?,
+            scopes: BTreeMap::new(),
+        };
         for target in targets {
             let default = project.default_branch.clone();
             let settings = ProjectSettings::for_entries(Some(&repo), self.operator, &|e| {
@@ -518,10 +535,14 @@ impl Fleet<'_> {
                 concurrency: 16,
             };
             let results = self.check_at(&checker, project, &base, &settings).await?;
+            let mut scope_problems: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for r in &results {
-                report
-                    .problems
-                    .extend(crate::report::failures(std::slice::from_ref(r), None));
+                let failures = crate::report::failures(std::slice::from_ref(r), None);
+                scope_problems
+                    .entry(plan::scope_of_result(r, &settings))
+                    .or_default()
+                    .extend(failures.iter().cloned());
+                report.problems.extend(failures);
             }
             let planned = plan::plan(&results, &settings, &self.operator.bot);
             let scopes = plan::scopes(&results, &settings);
@@ -537,7 +558,13 @@ impl Fleet<'_> {
                 lockfiles: &lockfiles,
                 scopes: &scopes,
             };
+            let from = report.changes.len();
             ctx.reconcile(planned, &existing, report).await?;
+            seen.scopes
+                .extend(upkeep::scope_lines(report, from, &scope_problems, &scopes));
+        }
+        if let Err(e) = self.dashboard_after(project, &all, seen, report).await {
+            report.problems.push(format!("dashboard: {e}"));
         }
         Ok(())
     }

@@ -225,15 +225,18 @@ pub fn scopes(
 ) -> std::collections::BTreeSet<String> {
     results
         .iter()
-        .map(|r| {
-            let entry = settings.config_for(r.manifest.ecosystem, &r.manifest.path);
-            format!(
-                "{}:{}",
-                r.manifest.ecosystem.as_str(),
-                directory_for(entry, &r.manifest.path)
-            )
-        })
+        .map(|r| scope_of_result(r, settings))
         .collect()
+}
+
+/// The `ecosystem:directory` scope one manifest belongs to.
+pub fn scope_of_result(result: &ManifestResult, settings: &ProjectSettings) -> String {
+    let entry = settings.config_for(result.manifest.ecosystem, &result.manifest.path);
+    format!(
+        "{}:{}",
+        result.manifest.ecosystem.as_str(),
+        directory_for(entry, &result.manifest.path)
+    )
 }
 
 /// (ecosystem, directory, package, new version): one dependency update across manifests.

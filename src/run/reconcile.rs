@@ -9,7 +9,7 @@ use super::plan::PlannedChange;
 use super::{Action, ChangeReport, ProjectReport, UpdateReport};
 use crate::apply;
 use crate::check::{Checker, ManifestResult, Outcome};
-use crate::config::{BotSettings, ClosedMergeRequest, Milestone};
+use crate::config::{BotSettings, Milestone};
 use crate::forge::{
     CommitRequest, FileAction, Forge, ForgeError, MergeRequest, MergeRequestEdit,
     MergeRequestState, MergeStatus, NewMergeRequest, Project,
@@ -77,6 +77,7 @@ fn report(
         title: change.title.clone(),
         branch: change.branch.clone(),
         ecosystem: Some(change.ecosystem.as_str().to_string()),
+        scope: Some(scope_of(&change.key).to_string()),
         updates: change
             .updates
             .iter()
@@ -103,6 +104,7 @@ fn existing_report(e: &Existing, action: Action, reason: String) -> ChangeReport
             .key()
             .and_then(|k| k.split(':').next())
             .map(str::to_string),
+        scope: e.key().map(|k| scope_of(k).to_string()),
         updates: e
             .meta
             .iter()
@@ -260,13 +262,12 @@ impl Context<'_> {
             .filter(|e| e.mr.state == MergeRequestState::Closed)
         {
             let Some(meta) = &e.meta else { continue };
-            if meta.key != change.key || (meta.closed_by_bot && meta.ignore.is_none()) {
+            if meta.key != change.key {
                 continue;
             }
-            let kind = meta.ignore.unwrap_or(match self.bot.closed_merge_request {
-                ClosedMergeRequest::IgnoreVersion => Ignore::Version,
-                ClosedMergeRequest::IgnoreMajor => Ignore::Major,
-            });
+            let Some(kind) = meta.standing_ignore(self.bot.closed_merge_request) else {
+                continue;
+            };
             let proposed: Vec<(&str, &str)> = change
                 .updates
                 .iter()
@@ -401,6 +402,7 @@ impl Context<'_> {
             base: self.base.to_string(),
             ignore: None,
             closed_by_bot: false,
+            unignored: false,
         };
         let same_branch = existing
             .iter()
