@@ -497,7 +497,17 @@ impl HttpClient {
                 waited += pause;
             }
             host.count(request.purpose, attempt > 0);
+            tracing::trace!(?request, attempt, "sending");
             let outcome = self.exchange(&request).await;
+            match &outcome {
+                Ok(r) => tracing::trace!(
+                    url = %redact(&r.url),
+                    status = r.status,
+                    bytes = r.body.len(),
+                    "answered"
+                ),
+                Err(e) => tracing::trace!(error = %e, "failed"),
+            }
             let wall = self.clock.wall();
             if let Ok(response) = &outcome {
                 if response.status != 429 && retry::budget_spent(&response.headers) {
