@@ -141,7 +141,8 @@ impl Host {
     pub fn admit(&self, now: Duration, purpose: Purpose) -> Result<Ticket<'_>, Open> {
         let mut state = self.lock();
         let refuse = |state: &mut State| {
-            stats(state, purpose).refused += 1;
+            let s = stats(state, purpose);
+            s.refused = s.refused.saturating_add(1);
             Err(Open {
                 failures: state.failures,
                 last: state.last_failure.clone(),
@@ -191,7 +192,7 @@ impl Host {
                 let trips = policy.failures > 0 && state.failures >= policy.failures;
                 let opens = trips && (was_probe || state.open_until.is_none());
                 if trips {
-                    state.open_until = Some(now + policy.open_for);
+                    state.open_until = Some(now.saturating_add(policy.open_for));
                 }
                 opens
             }
@@ -211,7 +212,7 @@ impl Host {
     /// No request before `now + wait` (the host's rate-limit budget is spent).
     pub fn pause_for(&self, now: Duration, wait: Duration) {
         let mut state = self.lock();
-        let until = now + wait;
+        let until = now.saturating_add(wait);
         if state.not_before.is_none_or(|t| t < until) {
             state.not_before = Some(until);
         }
@@ -220,9 +221,9 @@ impl Host {
     pub fn count(&self, purpose: Purpose, retry: bool) {
         let mut state = self.lock();
         let s = stats(&mut state, purpose);
-        s.requests += 1;
+        s.requests = s.requests.saturating_add(1);
         if retry {
-            s.retries += 1;
+            s.retries = s.retries.saturating_add(1);
         }
     }
 

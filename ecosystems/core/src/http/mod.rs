@@ -5,16 +5,17 @@
 //! configured for, redirects included.
 
 mod host;
+mod request;
 mod retry;
 #[cfg(test)]
 mod tests;
 mod transfer;
 
 pub use host::{Clock, HostStats, Purpose, SystemClock};
+pub use request::{Authorization, Expect, Method, Request, Response};
 pub use transfer::MAX_REDIRECTS;
 
 use host::{CircuitPolicy, Host};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use retry::Verdict;
 use std::collections::HashMap;
 use std::fmt;
@@ -159,155 +160,6 @@ impl Default for HttpOptions {
             circuit_failures: 5,
             circuit_open_for: Duration::from_secs(300),
         }
-    }
-}
-
-/// The HTTP methods the registries and the forge need.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Head,
-    Post,
-    Put,
-    Delete,
-}
-
-impl Method {
-    /// Reads, which may be repeated blindly.
-    pub fn is_idempotent(self) -> bool {
-        matches!(self, Method::Get | Method::Head)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-        }
-    }
-}
-
-/// Which credential a request carries.
-#[derive(Clone, Debug)]
-pub enum Authorization {
-    /// The credential configured for the URL's origin, if any (what [`HttpClient::get`] does);
-    /// after a redirect, the one configured for the new origin, if any.
-    Configured,
-    /// None at all.
-    Anonymous,
-    /// This one (a token obtained for this origin, the origin's own credential handed to the
-    /// token service it named, the forge's token), on the request's own origin only: a
-    /// redirect to another origin goes without it.
-    Use(Auth),
-}
-
-/// What a successful answer's body must be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Expect {
-    #[default]
-    Anything,
-    /// JSON: an HTML page (a login form, a proxy's error page) is an error naming the type.
-    Json,
-}
-
-/// One request for [`HttpClient::send`].
-#[derive(Clone)]
-pub struct Request<'a> {
-    pub method: Method,
-    pub url: &'a Url,
-    pub accept: &'a str,
-    pub authorization: Authorization,
-    /// More headers (a body's `Content-Type`).
-    pub headers: HeaderMap,
-    pub body: Option<Vec<u8>>,
-    /// Largest body read (default: [`HttpOptions::max_body`]).
-    pub limit: Option<usize>,
-    pub expect: Expect,
-    pub purpose: Purpose,
-}
-
-impl fmt::Debug for Request<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Request")
-            .field("method", &self.method)
-            .field("url", &redact(self.url))
-            .field("authorization", &self.authorization)
-            .field("body", &self.body.as_ref().map(Vec::len))
-            .field("limit", &self.limit)
-            .finish()
-    }
-}
-
-impl<'a> Request<'a> {
-    pub fn new(method: Method, url: &'a Url, accept: &'a str) -> Self {
-        Request {
-            method,
-            url,
-            accept,
-            authorization: Authorization::Configured,
-            headers: HeaderMap::new(),
-            body: None,
-            limit: None,
-            expect: Expect::Anything,
-            purpose: Purpose::Registry,
-        }
-    }
-
-    pub fn get(url: &'a Url, accept: &'a str) -> Self {
-        Self::new(Method::Get, url, accept)
-    }
-
-    pub fn authorization(mut self, authorization: Authorization) -> Self {
-        self.authorization = authorization;
-        self
-    }
-
-    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.insert(name, value);
-        self
-    }
-
-    pub fn body(mut self, body: Vec<u8>) -> Self {
-        self.body = Some(body);
-        self
-    }
-
-    pub fn limit(mut self, bytes: usize) -> Self {
-        self.limit = Some(bytes);
-        self
-    }
-
-    /// A successful answer must be JSON.
-    pub fn json(mut self) -> Self {
-        self.expect = Expect::Json;
-        self
-    }
-
-    pub fn purpose(mut self, purpose: Purpose) -> Self {
-        self.purpose = purpose;
-        self
-    }
-}
-
-/// A response whose body has been read in full (within the limit).
-#[derive(Clone, Debug)]
-pub struct Response {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-    /// The URL after redirects.
-    pub url: Url,
-}
-
-impl Response {
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -494,7 +346,7 @@ impl HttpClient {
                 let pause = pause.min(self.options.max_wait.saturating_sub(waited));
                 tracing::debug!(host = %key, ?pause, "waiting for the host's rate limit");
                 self.clock.sleep(pause).await;
-                waited += pause;
+                waited = waited.saturating_add(pause);
             }
             host.count(request.purpose, attempt > 0);
             tracing::trace!(?request, attempt, "sending");
@@ -523,7 +375,7 @@ impl HttpClient {
                 _ => None,
             };
             match delay {
-                Some(delay) if waited + delay <= self.options.max_wait => {
+                Some(delay) if waited.saturating_add(delay) <= self.options.max_wait => {
                     tracing::debug!(
                         method = request.method.as_str(),
                         url = %redact(request.url),
@@ -536,7 +388,7 @@ impl HttpClient {
                     // requests at once from us than usual.
                     drop(ticket);
                     self.clock.sleep(delay).await;
-                    waited += delay;
+                    waited = waited.saturating_add(delay);
                     attempt += 1;
                 }
                 _ => {

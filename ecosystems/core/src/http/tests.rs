@@ -248,6 +248,29 @@ async fn a_retry_after_beyond_the_wait_budget_is_not_waited_for() {
 }
 
 #[tokio::test]
+async fn absurd_retry_after_values_are_no_reason_to_panic_or_wait() {
+    for value in [
+        "18446744073709551615",
+        "99999999999999999999999",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(503).insert_header("retry-after", value))
+            .mount(&server)
+            .await;
+        let (client, clock) = recorded(HttpOptions {
+            retries: 2,
+            ..fast()
+        });
+        let resp = client.get(&url(&server.uri(), "/x"), "*/*").await.unwrap();
+        assert_eq!(resp.status, 503);
+        let total: Duration = clock.sleeps().iter().sum();
+        assert!(total <= Duration::from_secs(60), "{value}: {total:?}");
+    }
+}
+
+#[tokio::test]
 async fn retry_after_as_an_http_date_counts_from_the_servers_date() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
