@@ -669,10 +669,9 @@ mod tests {
             index.releases("secret").await.unwrap_err(),
             RegistryError::Unauthorized { status: 401, .. }
         ));
-        assert!(matches!(
-            index.releases("broken").await.unwrap_err(),
-            RegistryError::Status { status: 500, .. }
-        ));
+        let err = index.releases("broken").await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert!(err.to_string().contains("HTTP 500 after retries"), "{err}");
         let err = index.releases("garbage").await.unwrap_err();
         assert!(matches!(err, RegistryError::Malformed { .. }));
         assert!(err.to_string().contains("`garbage`"), "{err}");
@@ -706,6 +705,28 @@ mod tests {
         assert_eq!(
             list.release("1.1").unwrap().yanked_reason.as_deref(),
             Some("bad")
+        );
+    }
+
+    #[tokio::test]
+    async fn json_api_refuses_an_html_page() {
+        let server = MockServer::start().await;
+        Mock::given(path("/pypi/demo/json"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw("<html><body>Just a moment...</body></html>", "text/html"),
+            )
+            .mount(&server)
+            .await;
+        let index = registry_for(&format!("{}/pypi", server.uri()), client()).unwrap();
+        let err = index.releases("demo").await.unwrap_err();
+        assert!(matches!(err, RegistryError::Malformed { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!(
+                "expected JSON, got `text/html` from {}/pypi/demo/json",
+                server.uri()
+            )),
+            "{err}"
         );
     }
 }
