@@ -11,10 +11,8 @@ use support::*;
 use updatebot::config::{load_operator_config, OperatorConfig};
 use updatebot::forge::gitlab::GitlabForge;
 use updatebot::plugins::Plugins;
-use updatebot::run::{Fleet, FleetReport, Shard};
-use updatebot::schedule::Window;
+use updatebot::run::{Fleet, FleetReport};
 use updatebot_core::http::{HttpClient, HttpOptions};
-use updatebot_core::registry::LookupCache;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A loopback address nothing listens on.
@@ -212,18 +210,7 @@ impl World {
         .await
         .unwrap();
         let plugins = Plugins::standard();
-        Fleet {
-            forge: &forge,
-            plugins: &plugins,
-            operator,
-            http,
-            cache: Arc::new(LookupCache::new()),
-            now: chrono::Utc::now(),
-            window: Window::Always,
-            shard: Shard::ALL,
-        }
-        .run()
-        .await
+        Fleet::new(&forge, &plugins, operator, http).run().await
     }
 
     fn count(&self, method: &str, path_ends: &str) -> usize {

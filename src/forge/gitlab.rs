@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use updatebot_core::http::{
-    redact, Auth, Authorization, HttpClient, Method, Purpose, Request, Secret, LARGE_BODY,
+    redact, Authorization, HttpClient, Method, Purpose, Request, Secret, LARGE_BODY,
 };
 use url::Url;
 
@@ -76,10 +76,10 @@ impl api::AsyncClient for Transport {
         // reach GitLab (a connect error, a 429): a write whose answer was lost is left to the
         // run's reconcile logic, which finds what happened on the next look.
         let mut outgoing = Request::new(method, &url, "application/json")
-            .authorization(Authorization::Use(Auth::Header {
+            .authorization(Authorization::Header {
                 name: "PRIVATE-TOKEN",
                 value: self.token.clone(),
-            }))
+            })
             .limit(LARGE_BODY)
             .purpose(Purpose::Forge);
         for (name, value) in &parts.headers {

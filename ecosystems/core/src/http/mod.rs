@@ -54,16 +54,8 @@ impl fmt::Display for Secret {
 /// How to authenticate to a server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Auth {
-    Basic {
-        username: String,
-        password: Secret,
-    },
+    Basic { username: String, password: Secret },
     Bearer(Secret),
-    /// A token in a header of its own (GitLab's `PRIVATE-TOKEN`).
-    Header {
-        name: &'static str,
-        value: Secret,
-    },
 }
 
 /// Credentials for every URL of one origin (scheme, host, port).

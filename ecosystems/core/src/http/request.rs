@@ -1,7 +1,7 @@
 //! What is sent and what comes back: methods, which credential goes along, what the answer
 //! must be, and the answer read in full.
 
-use super::{redact, Auth, Purpose};
+use super::{redact, Auth, Purpose, Secret};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::fmt;
 use url::Url;
@@ -45,6 +45,9 @@ pub enum Authorization {
     /// token service it named, the forge's token), on the request's own origin only: a
     /// redirect to another origin goes without it.
     Use(Auth),
+    /// A token in a header of its own (GitLab's `PRIVATE-TOKEN`), on the request's own origin
+    /// only, like [`Authorization::Use`].
+    Header { name: &'static str, value: Secret },
 }
 
 /// What a successful answer's body must be.

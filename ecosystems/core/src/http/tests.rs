@@ -128,14 +128,14 @@ fn base64_matches_rfc4648_vectors() {
 fn secrets_never_print() {
     let s = Secret::new("hunter2");
     assert_eq!(format!("{s} {s:?}"), "*** ***");
-    let auth = Auth::Header {
+    let auth = Authorization::Header {
         name: "PRIVATE-TOKEN",
         value: Secret::new("hunter2"),
     };
     assert!(!format!("{auth:?}").contains("hunter2"));
     let target = Url::parse("https://u:pw@example.org/x?token=t").unwrap();
     let request = Request::get(&target, "*/*")
-        .authorization(Authorization::Use(auth))
+        .authorization(auth)
         .body(b"hunter2".to_vec());
     let shown = format!("{request:?}");
     assert!(!shown.contains("hunter2") && !shown.contains("pw") && !shown.contains("token=t"));
@@ -671,10 +671,10 @@ async fn a_redirect_to_another_host_drops_every_credential() {
     for authorization in [
         Authorization::Configured,
         Authorization::Use(Auth::Bearer(Secret::new("t0ken"))),
-        Authorization::Use(Auth::Header {
+        Authorization::Header {
             name: "PRIVATE-TOKEN",
             value: Secret::new("glpat-t0ken"),
-        }),
+        },
     ] {
         let resp = client
             .send(Request::get(&away, "*/*").authorization(authorization))

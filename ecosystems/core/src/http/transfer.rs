@@ -53,15 +53,37 @@ impl HttpClient {
         })
     }
 
-    /// The credential a request to `url` carries: the configured one for `url`'s own origin,
-    /// or the caller's only while the request stays on the origin it was meant for.
-    fn auth_for<'r>(&'r self, request: &'r Request<'_>, url: &Url) -> Option<&'r Auth> {
-        match &request.authorization {
-            Authorization::Configured => self.credential_for(url),
-            Authorization::Anonymous => None,
-            Authorization::Use(auth) if origin(url) == origin(request.url) => Some(auth),
-            Authorization::Use(_) => None,
-        }
+    /// The credential header a request to `url` carries: the configured one for `url`'s own
+    /// origin, or the caller's only while the request stays on the origin it was meant for.
+    fn credential_header(
+        &self,
+        request: &Request<'_>,
+        url: &Url,
+    ) -> Result<Option<(HeaderName, HeaderValue)>, HttpError> {
+        let own_origin = origin(url) == origin(request.url);
+        let (name, text) = match &request.authorization {
+            Authorization::Configured => match self.credential_for(url) {
+                Some(auth) => (AUTHORIZATION, auth_value(auth)),
+                None => return Ok(None),
+            },
+            Authorization::Use(auth) if own_origin => (AUTHORIZATION, auth_value(auth)),
+            Authorization::Header { name, value } if own_origin => (
+                HeaderName::from_bytes(name.as_bytes()).map_err(|_| HttpError::InvalidUrl {
+                    url: redact(url),
+                    detail: format!("`{name}` is not a header name"),
+                })?,
+                value.expose().to_string(),
+            ),
+            Authorization::Anonymous | Authorization::Use(_) | Authorization::Header { .. } => {
+                return Ok(None)
+            }
+        };
+        let mut value = HeaderValue::from_str(&text).map_err(|_| HttpError::InvalidUrl {
+            url: redact(url),
+            detail: "the credential contains characters not allowed in a header".into(),
+        })?;
+        value.set_sensitive(true);
+        Ok(Some((name, value)))
     }
 
     async fn send_one(
@@ -84,23 +106,7 @@ impl HttpClient {
         if let Ok(value) = HeaderValue::from_str(request.accept) {
             headers.insert(ACCEPT, value);
         }
-        if let Some(auth) = self.auth_for(request, url) {
-            let refused = || HttpError::InvalidUrl {
-                url: redact(url),
-                detail: "the credential contains characters not allowed in a header".into(),
-            };
-            let (name, text) = match auth {
-                Auth::Basic { username, password } => {
-                    (AUTHORIZATION, basic_value(username, password.expose()))
-                }
-                Auth::Bearer(token) => (AUTHORIZATION, format!("Bearer {}", token.expose())),
-                Auth::Header { name, value } => (
-                    HeaderName::from_bytes(name.as_bytes()).map_err(|_| refused())?,
-                    value.expose().to_string(),
-                ),
-            };
-            let mut value = HeaderValue::from_str(&text).map_err(|_| refused())?;
-            value.set_sensitive(true);
+        if let Some((name, value)) = self.credential_header(request, url)? {
             headers.insert(name, value);
         }
         builder = builder.headers(headers);
@@ -186,6 +192,13 @@ impl HttpClient {
                 detail: format!("the request failed ({})", innermost(e)),
             }
         }
+    }
+}
+
+fn auth_value(auth: &Auth) -> String {
+    match auth {
+        Auth::Basic { username, password } => basic_value(username, password.expose()),
+        Auth::Bearer(token) => format!("Bearer {}", token.expose()),
     }
 }
 
