@@ -51,6 +51,9 @@ pub enum Outcome {
     },
     /// The lookup failed; the message names the package and registry.
     Failed(String),
+    /// The registry could not be asked (down, not answering, its circuit open): skipped as
+    /// `registry-unavailable`, and the run counts as partial. The message names the registry.
+    Unavailable(String),
 }
 
 #[derive(Clone, Debug)]
@@ -452,6 +455,7 @@ impl Checker<'_> {
                             Decision::Skipped(reason) => Outcome::Skipped(reason),
                         }
                     }
+                    (Some(Err(e)), _) if e.is_unavailable() => Outcome::Unavailable(e.to_string()),
                     (Some(Err(e)), _) => Outcome::Failed(e.to_string()),
                     (_, None) => {
                         Outcome::Failed(format!("no versioning scheme `{}`", dep.versioning))

@@ -714,6 +714,73 @@ async fn the_token_never_leaks() {
     );
 }
 
+/// A whole fleet run through the binary with every log at trace level, in both log formats:
+/// neither the GitLab token nor a registry password (nor its Basic encoding) appears in any
+/// output, though both were sent where they belong.
+#[tokio::test]
+async fn no_secret_in_any_output_even_at_trace_level() {
+    let Some(w) = world().await else { return };
+    let p = w.project(
+        "g",
+        "traced",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\nidna==2.10\n"),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gitlab-token"), format!("{}\n", w.token)).unwrap();
+    let password = "pypi-Pa55word-never-shown";
+    let config = dir.path().join("operator.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "gitlab:\n  url: {}\n  token-file: gitlab-token\nfleet:\n  projects: [g/traced]\nregistries:\n  local-pypi:\n    type: python-index\n    url: {}\n    replaces-base: true\n    username: bot\n    password-env: UPDATEBOT_TEST_PYPI_PASSWORD\n",
+            w.gitlab.url(),
+            w.index
+        ),
+    )
+    .unwrap();
+    let basic = updatebot_core::http::base64_encode(format!("bot:{password}").as_bytes());
+    for format in ["text", "json"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_updatebot"))
+            .args([
+                "--log-format",
+                format,
+                "run",
+                "--config",
+                config.to_str().unwrap(),
+                "--format",
+                "json",
+            ])
+            .env("UPDATEBOT_LOG", "trace")
+            .env("UPDATEBOT_TEST_PYPI_PASSWORD", password)
+            .output()
+            .unwrap();
+        let all = format!("{}{}", stdout(&output), stderr(&output));
+        assert_eq!(output.status.code(), Some(0), "{format}: {all}");
+        // The logs are really there, from our code and from the HTTP stack.
+        let lines = stderr(&output).lines().count();
+        assert!(lines > 50, "{format}: only {lines} log lines");
+        assert!(all.contains("TRACE") || all.contains("\"level\":\"TRACE\""));
+        for secret in [w.token.as_str(), password, basic.as_str()] {
+            assert!(
+                !all.contains(secret),
+                "{format}: a secret in the output: {}",
+                all.lines().find(|l| l.contains(secret)).unwrap_or_default()
+            );
+        }
+    }
+    // They were used: the token on every GitLab request, and the run opened its merge
+    // requests through the authenticated index.
+    assert!(w
+        .gitlab
+        .requests()
+        .iter()
+        .all(|r| r.header("private-token") == Some(w.token.as_str())));
+    assert_eq!(w.gitlab.merge_requests(p).len(), 2);
+}
+
 #[tokio::test]
 async fn a_newer_version_supersedes_and_an_unneeded_update_is_closed() {
     let Some(w) = world().await else { return };

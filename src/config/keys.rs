@@ -138,4 +138,12 @@ pub const OPERATOR_REGISTRY_KEYS: &[&str] = &[
     "token-env",
     "token-file",
 ];
-pub const HTTP_KEYS: &[&str] = &["timeout-seconds", "retries"];
+pub const HTTP_KEYS: &[&str] = &[
+    "timeout-seconds",
+    "connect-timeout-seconds",
+    "retries",
+    "max-retry-wait-seconds",
+    "per-host-concurrency",
+    "circuit-breaker-failures",
+    "circuit-breaker-seconds",
+];

@@ -266,9 +266,16 @@ pub fn registry_client(
             })
         })
         .collect();
+    let secs = |s: u32| std::time::Duration::from_secs(u64::from(s));
+    let http = &operator.http;
     let options = HttpOptions {
-        timeout: std::time::Duration::from_secs(u64::from(operator.http.timeout_seconds)),
-        retries: operator.http.retries,
+        timeout: secs(http.timeout_seconds),
+        connect_timeout: secs(http.connect_timeout_seconds),
+        retries: http.retries,
+        max_wait: secs(http.max_retry_wait_seconds),
+        per_host: usize::try_from(http.per_host_concurrency).unwrap_or(usize::MAX),
+        circuit_failures: http.circuit_breaker_failures,
+        circuit_open_for: secs(http.circuit_breaker_seconds),
         ..HttpOptions::default()
     };
     HttpClient::new(options, credentials)

@@ -711,7 +711,10 @@ impl Context<'_> {
                     .filter(|d| d.dependency.name == update.name)
                     .map(|d| &d.outcome)
                     .collect();
-                if outcomes.iter().any(|o| matches!(o, Outcome::Failed(_))) {
+                if outcomes
+                    .iter()
+                    .any(|o| matches!(o, Outcome::Failed(_) | Outcome::Unavailable(_)))
+                {
                     uncertain = true;
                 }
                 let why = outcomes
@@ -722,7 +725,7 @@ impl Context<'_> {
                         Outcome::Update(p) => {
                             Some(format!("{} is proposed instead", p.new_version))
                         }
-                        Outcome::Failed(_) => None,
+                        Outcome::Failed(_) | Outcome::Unavailable(_) => None,
                     })
                     .unwrap_or_else(|| "it is no longer a dependency".into());
                 reasons.push(format!("{}: {why}", update.name));
