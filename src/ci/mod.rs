@@ -129,6 +129,16 @@ pub fn check(lint: &CiLint, mr: &BotMergeRequest<'_>) -> CiCheck {
         ..CiCheck::default()
     };
     // The dry run is a push pipeline on the bot branch: its jobs are a branch pipeline.
+    // GitLab's answer for a project without a CI configuration.
+    if !lint.valid
+        && lint
+            .errors
+            .iter()
+            .any(|e| e.contains("provide content of .gitlab-ci.yml"))
+    {
+        out.no_merge_request_pipeline = true;
+        return out;
+    }
     let filtered = lint.errors.iter().any(|e| {
         let e = e.to_ascii_lowercase();
         e.contains("workflow") || e.contains("will not run") || e.contains("filtered")
@@ -456,6 +466,22 @@ lint:
         assert!(p.jobs.contains(&"test".to_string()), "{p:?}");
         assert!(!p.jobs.contains(&"review-app".to_string()), "{p:?}");
         assert!(p.deploy_jobs.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn a_project_without_ci_is_named_untested() {
+        let lint = CiLint {
+            valid: false,
+            errors: vec!["Please provide content of .gitlab-ci.yml".into()],
+            ..CiLint::default()
+        };
+        let c = check(&lint, &mr());
+        assert!(
+            c.no_merge_request_pipeline && c.problems.is_empty(),
+            "{c:?}"
+        );
+        assert!(!c.quiet());
+        assert_eq!(c.fix, None);
     }
 
     #[test]

@@ -230,6 +230,8 @@ struct MergeRequestJson {
     author: UserJson,
     #[serde(default)]
     web_url: String,
+    #[serde(default)]
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl MergeRequestJson {
@@ -259,6 +261,7 @@ impl MergeRequestJson {
             merge_status,
             author: self.author.username,
             web_url: self.web_url,
+            created_at: self.created_at,
         }
     }
 }

@@ -475,6 +475,7 @@ impl Forge for LocalForge {
             merge_status: MergeStatus::Mergeable,
             author: BOT_NAME.into(),
             web_url: format!("{}/merge-requests/{iid}.json", self.store().display()),
+            created_at: Some(chrono::Utc::now()),
         };
         self.save_mr(&StoredMergeRequest {
             merge_request: merge_request.clone(),

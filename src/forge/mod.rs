@@ -117,6 +117,9 @@ pub struct MergeRequest {
     pub merge_status: MergeStatus,
     pub author: String,
     pub web_url: String,
+    /// When it was opened (`None`: the forge did not say).
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A new merge request.

@@ -242,6 +242,7 @@ mod tests {
             merge_status: MergeStatus::Mergeable,
             author: "updatebot".into(),
             web_url: String::new(),
+            created_at: None,
         }
     }
 

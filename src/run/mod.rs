@@ -3,6 +3,7 @@
 //! reconcile them with the ones earlier runs opened. The forge is the only state.
 
 pub mod body;
+pub mod budget;
 pub mod commands;
 pub mod dashboard;
 pub mod meta;
@@ -212,6 +213,8 @@ pub struct Fleet<'a> {
     /// Work only on the entries owning these `ecosystem:directory` scopes (a command on one
     /// merge request, acted on at once), whatever the window says.
     pub focus: Option<std::collections::BTreeSet<String>>,
+    /// What is left of the run's fleet-wide budgets (`bot.budgets`).
+    pub budget: Arc<budget::RunBudget>,
 }
 
 impl<'a> Fleet<'a> {
@@ -235,6 +238,7 @@ impl<'a> Fleet<'a> {
             run_id: new_run_id(now),
             stop: None,
             focus: None,
+            budget: Arc::new(budget::RunBudget::new(operator.bot.budgets)),
         }
     }
 
@@ -510,6 +514,8 @@ impl Fleet<'_> {
             .merge_requests(project, &self.operator.bot.branch_prefix)
             .await
             .map_err(forge_problem)?;
+        let opened_today =
+            std::sync::atomic::AtomicUsize::new(budget::opened_today(&existing, self.now));
         let mut seen = upkeep::Seen {
             issue: self
                 .dashboard_before(project, &mut existing, report)
@@ -564,14 +570,18 @@ impl Fleet<'_> {
                 results: &results,
                 lockfiles: &lockfiles,
                 scopes: &scopes,
+                budget: &self.budget,
+                opened_today: &opened_today,
             };
             let from = report.changes.len();
             ctx.reconcile(planned, &existing, report).await?;
             seen.scopes
                 .extend(upkeep::scope_lines(report, from, &scope_problems, &scopes));
         }
+        // A dashboard that could not be written fails the project (its changes stay
+        // reported): the next run writes it.
         if let Err(e) = self.dashboard_after(project, &all, seen, report).await {
-            report.problems.push(format!("dashboard: {e}"));
+            report.error.get_or_insert(format!("dashboard: {e}"));
         }
         Ok(())
     }

@@ -33,6 +33,10 @@ pub(super) struct Context<'a> {
     pub lockfiles: &'a BTreeMap<String, String>,
     /// The `ecosystem:directory` scopes this run read; other merge requests are left alone.
     pub scopes: &'a BTreeSet<String>,
+    /// The run's fleet-wide budgets.
+    pub budget: &'a RunBudget,
+    /// The bot's merge requests opened in the project today (UTC), this run's included.
+    pub opened_today: &'a std::sync::atomic::AtomicUsize,
 }
 
 fn problem(e: ForgeError) -> String {
@@ -123,6 +127,7 @@ fn existing_report(e: &Existing, action: Action, reason: String) -> ChangeReport
     }
 }
 
+use super::budget::{RunBudget, Spend};
 use super::meta::scope_of;
 
 impl Context<'_> {
@@ -432,7 +437,14 @@ impl Context<'_> {
                 let asked = forced.contains(&e.mr.iid);
                 let rebase = stale && change.rebase && *rebases > 0;
                 let (actions, files, lockfiles) = self.actions(change).await?;
-                if content_changed || asked || rebase {
+                let over_budget = if (content_changed || rebase) && !asked {
+                    self.budget.take(Spend::Recreate).err()
+                } else {
+                    None
+                };
+                if let Some(why) = over_budget {
+                    out.push(report(change, Action::Unchanged, Some(&e.mr), Some(why)));
+                } else if content_changed || asked || rebase {
                     if rebase && !content_changed && !asked {
                         *rebases -= 1;
                     }
@@ -501,6 +513,13 @@ impl Context<'_> {
                         )),
                     )]);
                 }
+                use std::sync::atomic::Ordering;
+                if let Err(why) = self
+                    .budget
+                    .day_allows(self.opened_today.load(Ordering::SeqCst))
+                {
+                    return Ok(vec![report(change, Action::Skipped, None, Some(why))]);
+                }
                 if self.branch_exists(&change.branch).await?
                     && self.has_foreign_commits(&change.branch).await?
                 {
@@ -515,6 +534,9 @@ impl Context<'_> {
                     )]);
                 }
                 let (actions, files, lockfiles) = self.actions(change).await?;
+                if let Err(why) = self.budget.take(Spend::Open) {
+                    return Ok(vec![report(change, Action::Skipped, None, Some(why))]);
+                }
                 self.commit(change, actions).await?;
                 self.ensure_labels(change, labels_ready).await?;
                 let description =
@@ -544,6 +566,7 @@ impl Context<'_> {
                     .create_merge_request(self.project, &request)
                     .await
                     .map_err(problem)?;
+                self.opened_today.fetch_add(1, Ordering::SeqCst);
                 out.push(report(change, Action::Opened, Some(&mr), None));
                 existing.push(Existing {
                     meta: Some(meta.clone()),

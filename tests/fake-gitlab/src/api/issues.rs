@@ -124,12 +124,46 @@ pub fn edit_issue(st: &mut State, req: &Req, ctx: &Ctx) -> ApiResult {
     Ok(Resp::ok(st.issue_json(ctx.project, &issue)))
 }
 
-/// `GET /projects/:id/ci/lint`: the answer the test set for the project (GitLab would
-/// compute it from the project's CI configuration; the fake does not run CI).
+/// `GET /projects/:id/ci/lint`: the answer the test set for the project, else what GitLab
+/// answers without CI to evaluate: no `.gitlab-ci.yml` at `content_ref` is an invalid
+/// configuration ("Please provide content of .gitlab-ci.yml"); a file present is returned
+/// as the merged configuration (the fake resolves no includes and runs no dry run, so it
+/// names no jobs).
 pub fn ci_lint(st: &mut State, req: &Req, ctx: &Ctx) -> ApiResult {
     st.require_access(ctx.project, req.user, REPORTER)?;
-    match &st.projects[&ctx.project].ci_lint {
-        Some(answer) => Ok(Resp::ok(answer.clone())),
-        None => Err(ApiError::not_found("CI lint")),
+    if let Some(answer) = &st.projects[&ctx.project].ci_lint {
+        return Ok(Resp::ok(answer.clone()));
     }
+    let project = &st.projects[&ctx.project];
+    let git_ref = req
+        .params
+        .str("content_ref")?
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| project.default_branch.clone());
+    let repo = &project.repo;
+    let commit = repo
+        .resolve_ref(&git_ref)
+        .ok_or_else(|| ApiError::not_found("Commit"))?;
+    let answer = match repo
+        .entry(&commit, ".gitlab-ci.yml")
+        .filter(|e| e.kind == "blob")
+    {
+        None => serde_json::json!({
+            "valid": false,
+            "errors": ["Please provide content of .gitlab-ci.yml"],
+            "warnings": [],
+            "merged_yaml": null,
+            "includes": [],
+            "jobs": [],
+        }),
+        Some(entry) => serde_json::json!({
+            "valid": true,
+            "errors": [],
+            "warnings": [],
+            "merged_yaml": String::from_utf8_lossy(&repo.read_blob(&entry.sha)),
+            "includes": [],
+            "jobs": [],
+        }),
+    };
+    Ok(Resp::ok(answer))
 }
