@@ -7,6 +7,7 @@ pub mod commands;
 pub mod meta;
 pub mod plan;
 mod reconcile;
+pub mod sanitize;
 
 use crate::check::{Checker, ManifestResult};
 use crate::config::{parse_repo_config, OperatorConfig, REPO_CONFIG_FILE};

@@ -6,6 +6,7 @@ use super::body::describe;
 use super::commands::{self, Command};
 use super::meta::{Ignore, Meta, MetaUpdate};
 use super::plan::PlannedChange;
+use super::sanitize;
 use super::{Action, ChangeReport, ProjectReport};
 use crate::apply;
 use crate::check::{Checker, ManifestResult, Outcome};
@@ -711,9 +712,13 @@ impl Context<'_> {
                 continue;
             }
             let reason = reasons.join("; ");
+            // The reasons quote names, versions and registry messages: made inert.
             self.close_by_bot(
                 e,
-                &format!("Closing: this update is no longer needed ({reason})."),
+                &format!(
+                    "Closing: this update is no longer needed ({}).",
+                    sanitize::inline_max(&reason, sanitize::MAX_MESSAGE)
+                ),
             )
             .await?;
             report
