@@ -104,14 +104,47 @@ impl api::AsyncClient for Transport {
             for (name, value) in response.headers() {
                 out = out.header(name, value);
             }
-            let bytes = response.bytes().await.map_err(|e| {
-                api::ApiError::client(TransportError(format!("{}: {e}", redact(&url))))
-            })?;
+            let bytes = bounded_body(response, &url).await?;
             return out
                 .body(bytes)
                 .map_err(|e| api::ApiError::client(TransportError(e.to_string())));
         }
     }
+}
+
+/// Largest answer read from GitLab: no file the bot reads may be bigger (see
+/// [`crate::scan::size_limit`]), and no listing page comes near it.
+const MAX_ANSWER_BYTES: u64 = crate::scan::MAX_LOCKFILE_BYTES;
+
+/// The body of an answer, refused (before it is read in full) past [`MAX_ANSWER_BYTES`].
+async fn bounded_body(
+    mut response: reqwest::Response,
+    url: &Url,
+) -> Result<Bytes, api::ApiError<TransportError>> {
+    let too_big = || {
+        api::ApiError::client(TransportError(format!(
+            "{}: the answer is over {MAX_ANSWER_BYTES} bytes; not read",
+            redact(url)
+        )))
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES)
+    {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| api::ApiError::client(TransportError(format!("{}: {e}", redact(url)))))?
+    {
+        if (body.len() + chunk.len()) as u64 > MAX_ANSWER_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
 }
 
 /// An `ApiError` as a forge error naming what was asked.
@@ -207,6 +240,9 @@ struct TreeEntry {
     path: String,
     #[serde(rename = "type")]
     kind: String,
+    /// Git's file mode: `120000` is a symbolic link.
+    #[serde(default)]
+    mode: String,
 }
 
 #[derive(Deserialize)]
@@ -519,7 +555,7 @@ impl Forge for GitlabForge {
         }
     }
 
-    async fn files(&self, project: &Project, sha: &str) -> Result<Vec<String>, ForgeError> {
+    async fn files(&self, project: &Project, sha: &str) -> Result<crate::scan::Tree, ForgeError> {
         let entries: Vec<TreeEntry> = api::paged(
             api::projects::repository::Tree::builder()
                 .project(project.id.as_str())
@@ -532,11 +568,15 @@ impl Forge for GitlabForge {
         .query_async(&self.api)
         .await
         .map_err(|e| forge_error(&format!("{}: tree at {sha}", project.path), e))?;
-        Ok(entries
-            .into_iter()
-            .filter(|e| e.kind == "blob")
-            .map(|e| e.path)
-            .collect())
+        let mut tree = crate::scan::Tree::default();
+        for e in entries.into_iter().filter(|e| e.kind == "blob") {
+            if e.mode == "120000" {
+                tree.links.push(e.path);
+            } else {
+                tree.files.push(e.path);
+            }
+        }
+        Ok(tree)
     }
 
     async fn read_file(

@@ -31,7 +31,7 @@ pub(super) struct Context<'a> {
     pub target: &'a str,
     pub base: &'a str,
     pub results: &'a [ManifestResult],
-    pub lockfiles: &'a BTreeMap<String, String>,
+    pub lockfiles: &'a BTreeMap<String, Result<String, String>>,
     /// The `ecosystem:directory` scopes this run read; other merge requests are left alone.
     pub scopes: &'a BTreeSet<String>,
 }
@@ -306,7 +306,7 @@ impl Context<'_> {
             self.lockfiles
                 .get(path)
                 .cloned()
-                .ok_or_else(|| format!("{path}: not read"))
+                .unwrap_or_else(|| Err(format!("{path}: not read")))
         };
         let applied = apply::apply_selected(self.checker, self.results, &selected, &read).await;
         let failures: Vec<String> = applied
