@@ -38,8 +38,34 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
 }
 
+/// Deepest parenthesised marker accepted. `pep508_rs` parses markers recursively, and a few
+/// thousand `(` overflow the stack; real markers nest two or three levels.
+const MAX_NESTING: usize = 32;
+
+/// How deep the parentheses of `text` nest.
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for b in text.bytes() {
+        match b {
+            b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Read a PEP 508 requirement. The error is one line, for a message naming file and line.
 pub fn parse_requirement(text: &str) -> Result<ParsedRequirement, String> {
+    if nesting(text) > MAX_NESTING {
+        return Err(format!(
+            "parentheses nested deeper than {MAX_NESTING} levels in `{}`",
+            text.trim().chars().take(80).collect::<String>()
+        ));
+    }
     let bytes = text.as_bytes();
     let mut i = 0;
     let skip_ws = |i: &mut usize| {
@@ -142,6 +168,19 @@ pub fn parse_requirement(text: &str) -> Result<ParsedRequirement, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deeply_nested_markers_are_an_error_not_a_stack_overflow() {
+        let deep = format!(
+            "a==1; {}python_version > '3'{}",
+            "(".repeat(5_000),
+            ")".repeat(5_000)
+        );
+        let e = parse_requirement(&deep).unwrap_err();
+        assert!(e.starts_with("parentheses nested deeper than 32 levels"), "{e}");
+        let fine = "a==1; (python_version > '3' and (os_name == 'nt' or (sys_platform == 'x')))";
+        assert!(parse_requirement(fine).is_ok());
+    }
 
     #[test]
     fn names_normalise_per_pep503() {
