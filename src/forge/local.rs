@@ -58,7 +58,10 @@ impl LocalForge {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new("git");
-        cmd.arg("--git-dir")
+        // No hooks: `update-ref` would run a `reference-transaction` hook, code the bot
+        // did not choose to run.
+        cmd.args(["-c", "core.hooksPath=/dev/null"])
+            .arg("--git-dir")
             .arg(&self.git_dir)
             .env("GIT_AUTHOR_NAME", BOT_NAME)
             .env("GIT_AUTHOR_EMAIL", BOT_EMAIL)

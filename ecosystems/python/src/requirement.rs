@@ -177,7 +177,10 @@ mod tests {
             ")".repeat(5_000)
         );
         let e = parse_requirement(&deep).unwrap_err();
-        assert!(e.starts_with("parentheses nested deeper than 32 levels"), "{e}");
+        assert!(
+            e.starts_with("parentheses nested deeper than 32 levels"),
+            "{e}"
+        );
         let fine = "a==1; (python_version > '3' and (os_name == 'nt' or (sys_platform == 'x')))";
         assert!(parse_requirement(fine).is_ok());
     }
