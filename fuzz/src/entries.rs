@@ -9,8 +9,11 @@
 use updatebot_core::edit::{edit_values, ValueEdit};
 use updatebot_core::{Manager, RangeRequest, RangeStrategy, VersionScheme};
 
+/// A fuzz entry point.
+pub type Entry = fn(&[u8]);
+
 /// Every target, by name: the name of its `fuzz_targets/<name>.rs` and of its seed folder.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Entry)] = &[
     ("requirements", requirements),
     ("pyproject", pyproject),
     ("pipfile", pipfile),
@@ -36,7 +39,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 ];
 
 /// The entry called `name`.
-pub fn entry(name: &str) -> Option<fn(&[u8])> {
+pub fn entry(name: &str) -> Option<Entry> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 

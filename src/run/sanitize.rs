@@ -68,13 +68,11 @@ pub fn inline(text: &str) -> String {
 /// [`inline`] with another limit (`max` characters of the original; a cut is marked `…`).
 pub fn inline_max(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max) + 16);
-    let mut taken = 0;
-    for c in text.chars() {
+    for (taken, c) in text.chars().enumerate() {
         if taken == max {
             out.push('…');
             break;
         }
-        taken += 1;
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -107,13 +105,11 @@ pub fn inline_max(text: &str, max: usize) -> String {
 /// is shown as text), so ordinary names and versions come out unchanged.
 pub fn plain(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max) + 8);
-    let mut taken = 0;
-    for c in text.chars() {
+    for (taken, c) in text.chars().enumerate() {
         if taken == max {
             out.push('…');
             break;
         }
-        taken += 1;
         if unwanted(c) {
             out.push(' ');
         } else {
