@@ -34,6 +34,14 @@ pub struct ParsedRequirement {
     pub marker: Option<String>,
 }
 
+/// A PEP 508 name or extra: letters, digits, `-`, `_`, `.`, starting and ending with a letter
+/// or digit.
+fn is_valid_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(is_name_char)
+}
+
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
 }
@@ -97,6 +105,11 @@ pub fn parse_requirement(text: &str) -> Result<ParsedRequirement, String> {
             .map(|e| e.trim().to_string())
             .filter(|e| !e.is_empty())
             .collect();
+        // Checked here: `pep508_rs` panics on an extra that its own parser let through but
+        // its name rule refuses (`[x-]`).
+        if let Some(bad) = extras.iter().find(|e| !is_valid_name(e)) {
+            return Err(format!("invalid extra `{bad}` in `{}`", text.trim()));
+        }
         i = close + 1;
         skip_ws(&mut i);
     }
@@ -168,6 +181,18 @@ pub fn parse_requirement(text: &str) -> Result<ParsedRequirement, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the fuzzer (`fuzz/regressions/requirements`): `pep508_rs` panicked on an
+    /// extra ending in `-`.
+    #[test]
+    fn extras_that_are_not_names_are_an_error_not_a_panic() {
+        for bad in ["u[er1i-]", "u[-a]", "u[a, b.]", "u[a b]"] {
+            let e = parse_requirement(bad).unwrap_err();
+            assert!(e.starts_with("invalid extra"), "{bad}: {e}");
+        }
+        let ok = parse_requirement("u[security, socks_5.x]>=1").unwrap();
+        assert_eq!(ok.extras, ["security", "socks_5.x"]);
+    }
 
     #[test]
     fn deeply_nested_markers_are_an_error_not_a_stack_overflow() {
