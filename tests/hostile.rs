@@ -193,7 +193,7 @@ fn nothing_from_the_repository_runs_in_any_mode() {
 
     let dry = updatebot(&["update", "--dry-run", path, "--config", config_arg]);
     assert!(
-        stdout(&dry).contains("+  \"dependencies\""),
+        stdout(&dry).contains("+    \"ms\": \"2.1.3\""),
         "{}",
         stdout(&dry)
     );
@@ -453,4 +453,97 @@ fn deeply_nested_input_is_an_error_not_a_stack_overflow() {
     assert!(updatebot_python::index::parse_json_api("ms", answer.as_bytes()).is_err());
     let tags = format!("{{\"tags\": {arrays}}}");
     assert!(updatebot_container::registry::decode_tag_list(tags.as_bytes()).is_err());
+}
+
+/// The fleet run reads files through the forge (`git ls-tree`, `git cat-file`), not the
+/// checkout: a committed symbolic link (here to files outside the repository) is listed as
+/// a link and never read, written or committed over. A linked manifest is a problem naming
+/// the link; with the local npm registry, a linked `package-lock.json` blocks its manifest's
+/// update (a failed change naming the link, no branch) instead of being read as a lockfile.
+#[test]
+fn the_fleet_run_never_reads_or_writes_through_a_committed_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, "secret-package==1.0\n").unwrap();
+    let outside_lock = dir.path().join("outside-lock.json");
+    let lock = "{\n  \"name\": \"x\",\n  \"version\": \"1.0.0\",\n  \"lockfileVersion\": 3,\n  \
+                \"requires\": true,\n  \"packages\": {\n    \"\": {\"name\": \"x\", \"version\": \"1.0.0\", \
+                \"dependencies\": {\"ms\": \"2.0.0\"}},\n    \"node_modules/ms\": {\"version\": \"2.0.0\"}\n  }\n}\n";
+    std::fs::write(&outside_lock, lock).unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let mut config = String::from(
+        "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: daily}\n",
+    );
+    std::os::unix::fs::symlink(&outside, repo.join("requirements.txt")).unwrap();
+    let operator = dir.path().join("operator.yml");
+    // Without the local registry the npm half is left out: fixtures never ask public hosts.
+    let npm = npm_registry();
+    if let Some(npm) = &npm {
+        config.push_str(
+            "  - package-ecosystem: npm\n    directory: /\n    schedule: {interval: daily}\n",
+        );
+        std::fs::write(
+            repo.join("package.json"),
+            "{\n  \"name\": \"x\",\n  \"version\": \"1.0.0\",\n  \"dependencies\": {\n    \"ms\": \"2.0.0\"\n  }\n}\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(&outside_lock, repo.join("package-lock.json")).unwrap();
+        std::fs::write(
+            &operator,
+            format!(
+                "registries:\n  local-npm:\n    type: npm-registry\n    url: {npm}\n    replaces-base: true\n"
+            ),
+        )
+        .unwrap();
+    } else {
+        std::fs::write(&operator, "{}\n").unwrap();
+    }
+    std::fs::write(repo.join(".updatebot.yml"), config).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
+    let links = git(&repo, &["ls-tree", "-r", "HEAD"]);
+    assert!(links.contains("120000 blob"), "{links}");
+
+    let run = updatebot(&[
+        "run",
+        "--local",
+        repo.to_str().unwrap(),
+        "--config",
+        operator.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_str(&stdout(&run))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&run), stderr(&run)));
+    let project = &report["projects"][0];
+    assert_eq!(project["error"], Value::Null, "{report:#}");
+    let problems = project["problems"].to_string();
+    assert!(
+        problems.contains("`requirements.txt` is a symbolic link"),
+        "{report:#}"
+    );
+    assert!(!stdout(&run).contains("secret-package"), "{report:#}");
+    if npm.is_some() {
+        let changes = project["changes"].as_array().unwrap();
+        assert_eq!(changes.len(), 1, "{report:#}");
+        assert_eq!(changes[0]["action"], "failed", "{report:#}");
+        let reason = changes[0]["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("`package-lock.json` is a symbolic link"),
+            "{report:#}"
+        );
+        assert_eq!(run.status.code(), Some(1), "{report:#}");
+    } else {
+        assert_eq!(project["changes"], serde_json::json!([]), "{report:#}");
+    }
+    // Nothing committed: no bot branch, the default branch where it was, the targets intact.
+    assert_eq!(git(&repo, &["branch", "--list"]), "* main");
+    assert_eq!(git(&repo, &["rev-list", "--count", "main"]), "1");
+    assert_eq!(
+        std::fs::read_to_string(&outside).unwrap(),
+        "secret-package==1.0\n"
+    );
+    assert_eq!(std::fs::read_to_string(&outside_lock).unwrap(), lock);
 }
