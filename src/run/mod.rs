@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod meta;
 pub mod plan;
 mod reconcile;
+pub mod sanitize;
 mod upkeep;
 
 use crate::check::{Checker, ManifestResult};
@@ -547,7 +548,7 @@ impl Fleet<'_> {
                 now: self.now,
                 concurrency: 16,
             };
-            let results = self.check_at(&checker, project, &base, &settings).await?;
+            let (results, tree) = self.check_at(&checker, project, &base, &settings).await?;
             let mut scope_problems: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for r in &results {
                 let failures = crate::report::failures(std::slice::from_ref(r), None);
@@ -559,7 +560,9 @@ impl Fleet<'_> {
             }
             let planned = plan::plan(&results, &settings, &self.operator.bot);
             let scopes = plan::scopes(&results, &settings);
-            let lockfiles = self.read_lockfiles(project, &base, &results).await?;
+            let lockfiles = self
+                .read_lockfiles(project, &base, &results, &tree.links)
+                .await?;
             let ctx = reconcile::Context {
                 forge,
                 checker: &checker,
@@ -593,13 +596,14 @@ impl Fleet<'_> {
         project: &Project,
         base: &str,
         settings: &ProjectSettings,
-    ) -> Result<Vec<ManifestResult>, String> {
-        let files = self
+    ) -> Result<(Vec<ManifestResult>, crate::scan::Tree), String> {
+        let tree = self
             .forge
             .files(project, base)
             .await
             .map_err(forge_problem)?;
-        let mut scan = Scan::new(self.plugins, &files, settings);
+        let mut scan = Scan::new(self.plugins, &tree.files, settings);
+        scan.refuse_links(&tree.links);
         loop {
             let batch = scan.pending();
             if batch.is_empty() {
@@ -613,34 +617,31 @@ impl Fleet<'_> {
             .await;
             for ((path, manager, ecosystem), read) in batch.into_iter().zip(reads) {
                 let content = match read {
-                    Ok(Some(text)) if text.len() as u64 <= crate::scan::MAX_MANIFEST_BYTES => {
-                        Ok(text)
-                    }
-                    Ok(Some(text)) => Err(ManifestError::new(
-                        &path,
-                        None,
-                        format!(
-                            "file is {} bytes, over the {}-byte limit",
-                            text.len(),
-                            crate::scan::MAX_MANIFEST_BYTES
-                        ),
-                    )),
+                    Ok(Some(text)) => crate::scan::check_size(&path, text.len() as u64)
+                        .map(|()| text)
+                        .map_err(ManifestError::from),
                     Ok(None) => Err(ManifestError::new(&path, None, "listed but not readable")),
                     Err(e) => return Err(forge_problem(e)),
                 };
                 scan.add(&path, manager, ecosystem, content);
             }
         }
-        Ok(checker.check(scan.finish(), &files, &|_, _, _| {}).await)
+        // Links too: a symlinked lockfile blocks its manifest's update (never read).
+        let results = checker
+            .check(scan.finish(), &tree.all(), &|_, _, _| {})
+            .await;
+        Ok((results, tree))
     }
 
-    /// Lockfiles kept apart from their manifests, read once for the apply step.
+    /// Lockfiles kept apart from their manifests, read once for the apply step (or why one
+    /// cannot be: a symbolic link, over the size limit).
     async fn read_lockfiles(
         &self,
         project: &Project,
         base: &str,
         results: &[ManifestResult],
-    ) -> Result<BTreeMap<String, String>, String> {
+        links: &[String],
+    ) -> Result<BTreeMap<String, Result<String, String>>, String> {
         let mut out = BTreeMap::new();
         for r in results {
             let Some((path, _)) = &r.lockfile else {
@@ -649,13 +650,24 @@ impl Fleet<'_> {
             if path == &r.manifest.path || out.contains_key(path) {
                 continue;
             }
+            if links.contains(path) {
+                let refused = crate::scan::ReadError::Symlink {
+                    path: path.clone(),
+                    via: None,
+                };
+                out.insert(path.clone(), Err(refused.to_string()));
+                continue;
+            }
             if let Some(text) = self
                 .forge
                 .read_file(project, base, path)
                 .await
                 .map_err(forge_problem)?
             {
-                out.insert(path.clone(), text);
+                let checked = crate::scan::check_size(path, text.len() as u64)
+                    .map(|()| text)
+                    .map_err(|e| e.to_string());
+                out.insert(path.clone(), checked);
             }
         }
         Ok(out)
