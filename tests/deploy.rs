@@ -473,7 +473,16 @@ fn check_objects(docs: &[Value], expect: &Expect) {
     let (_, config) = operator_config(docs);
     let mut wanted_env = BTreeSet::new();
     names_under(&config, "-env", &mut wanted_env);
-    assert!(wanted_env.contains("GITLAB_TOKEN"), "{config:#}");
+    let gitlab = config["gitlab"].as_object().expect("a gitlab section");
+    assert_eq!(
+        ["token-env", "token-file"]
+            .iter()
+            .filter(|k| gitlab.contains_key(**k))
+            .count(),
+        1,
+        "the GitLab token from exactly one place: {gitlab:?}"
+    );
+    let mut secret_keys = None;
     if !expect.existing_secret {
         let secret = the(docs, "Secret");
         assert_eq!(secret["metadata"]["name"], expect.secret);
@@ -487,6 +496,7 @@ fn check_objects(docs: &[Value], expect: &Expect) {
             wanted_env.is_subset(&keys),
             "the operator config reads {wanted_env:?}, the Secret has {keys:?}"
         );
+        secret_keys = Some(keys);
     }
     let mut wanted_files = BTreeSet::new();
     names_under(&config, "-file", &mut wanted_files);
@@ -495,10 +505,12 @@ fn check_objects(docs: &[Value], expect: &Expect) {
             assert_eq!(volume_at(path)["secret"]["secretName"], expect.secret);
             assert_eq!(mounts[path.as_str()]["readOnly"], json!(true));
             for file in &wanted_files {
-                assert!(
-                    file.starts_with(&format!("{path}/")),
-                    "{file} is not under the Secret's mount {path}"
-                );
+                let key = file
+                    .strip_prefix(&format!("{path}/"))
+                    .unwrap_or_else(|| panic!("{file} is not under the Secret's mount {path}"));
+                if let Some(keys) = &secret_keys {
+                    assert!(keys.contains(key), "{file}: the Secret has {keys:?}");
+                }
             }
         }
         None => {
@@ -615,16 +627,21 @@ fn validate_operator_config(docs: &[Value], files_root: Option<&Path>) {
         stdout(&output),
         stderr(&output)
     );
-    let name = env
-        .iter()
-        .next()
-        .expect("the config reads a secret from env");
-    let output = validate(Some(name));
-    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    // Without one of its secrets the config is not valid, and the problem names it.
+    let missing = match env.iter().next() {
+        Some(name) => validate(Some(name)),
+        None => {
+            let file = files.iter().next().expect("the config reads some secret");
+            std::fs::remove_file(file).unwrap();
+            validate(None)
+        }
+    };
+    let name = env.iter().chain(&files).next().unwrap();
+    assert_eq!(missing.status.code(), Some(1), "{}", stdout(&missing));
     assert!(
-        stdout(&output).contains(name.as_str()),
+        stdout(&missing).contains(name.as_str()),
         "{}",
-        stdout(&output)
+        stdout(&missing)
     );
 }
 
@@ -810,9 +827,14 @@ fn every_value_set_renders_valid_objects() {
                 "secret": {"env": {"GITLAB_TOKEN": "t", "UPDATEBOT_WEBHOOK_SECRET": "w",
                                    "NPM_TOKEN": "n"},
                            "mountPath": mount_path},
-                "config": {"registries": {"npm-internal": {
-                    "type": "npm-registry", "url": "https://npm.example.com/",
-                    "token-file": format!("{mount_path}/NPM_TOKEN")}}},
+                "config": {
+                    "gitlab": {"token-env": null,
+                               "token-file": format!("{mount_path}/GITLAB_TOKEN")},
+                    "fleet": {"groups": ["research"]},
+                    "registries": {"npm-internal": {
+                        "type": "npm-registry", "url": "https://npm.example.com/",
+                        "token-file": format!("{mount_path}/NPM_TOKEN")}},
+                },
             }),
             Expect {
                 serve: true,
