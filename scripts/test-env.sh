@@ -3,8 +3,9 @@
 # (devpi-server in offline mode, on loopback) seeded with the real packages
 # listed in fixtures/python/index/seed.txt.
 #
-#   scripts/test-env.sh install   venv with devpi-server + devpi-client, and the
-#                                 seed files downloaded once from PyPI (cached)
+#   scripts/test-env.sh install   venv with devpi-server + devpi-client, a second
+#                                 venv (tools/) with uv, poetry, pipenv, pip-tools,
+#                                 and the seed files downloaded once from PyPI (cached)
 #   scripts/test-env.sh start     fresh server on 127.0.0.1:<free port>, index
 #                                 root/test (no bases) holding the seed files;
 #                                 writes $UPDATEBOT_TEST_ENV/env.sh
@@ -30,6 +31,9 @@ PYTHON="${PYTHON:-python3}"
 # Pinned so that what the tests see of devpi does not drift.
 PIP_SPEC="pip==26.3"
 DEVPI_SPECS=(devpi-server==6.20.3 devpi-client==7.3.0)
+# The real lockfile tools, the oracles of tests/python_locks.rs; in their own venv
+# ($ENV_DIR/tools) so that their dependencies never meet devpi's.
+TOOL_SPECS=(uv==0.13.8 poetry==2.5.1 pipenv==2026.10.3 pip-tools==7.6.2)
 INDEX="root/test"
 START_TIMEOUT="${UPDATEBOT_TEST_DEVPI_START_TIMEOUT:-90}"
 
@@ -41,7 +45,7 @@ log() { printf 'test-env: %s\n' "$*" >&2; }
 die() { printf 'test-env: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -137,8 +141,24 @@ download_dists() {
     log "downloaded $got seed files"
 }
 
+install_tools() {
+    local tools="$ENV_DIR/tools" stamp="$ENV_DIR/tools/.installed" want
+    want="$(printf '%s\n' "$PIP_SPEC" "${TOOL_SPECS[@]}")"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$tools/bin/poetry" ]]; then
+        log "lockfile tools up to date: $tools/bin"
+        return
+    fi
+    log "installing ${TOOL_SPECS[*]} into $tools"
+    rm -rf "$tools"
+    "$PYTHON" -m venv "$tools"
+    "$tools/bin/python" -m pip install --quiet --upgrade "$PIP_SPEC"
+    "$tools/bin/python" -m pip install --quiet "${TOOL_SPECS[@]}"
+    printf '%s\n' "$want" >"$stamp"
+}
+
 cmd_install() {
     install_venv
+    install_tools
     download_dists
 }
 
@@ -284,6 +304,7 @@ export UPDATEBOT_TEST_DEVPI_SERVERDIR='$server_dir'
 export UPDATEBOT_TEST_DEVPI_TMPDIR='$tmp'
 export UPDATEBOT_TEST_DEVPI_LOG='$server_log'
 export UPDATEBOT_TEST_PIP='$ENV_DIR/bin/pip'
+export UPDATEBOT_TEST_TOOLS='$ENV_DIR/tools/bin'
 EOF
     log "devpi-server (pid $pid) serving $url/$INDEX/+simple/ ; env in $ENV_FILE"
     echo "$url/$INDEX/+simple/"

@@ -123,10 +123,18 @@ pub async fn apply_selected(
                     release,
                     releases,
                 }];
+                // Other files as this change has them so far.
+                let current = |path: &str| -> Option<String> {
+                    locks
+                        .get(path)
+                        .map(|(_, after)| after.clone())
+                        .or_else(|| read(path).ok())
+                };
                 let lookup = ManifestLookup {
                     checker,
                     plugin,
                     manifest,
+                    read: Some(&current),
                 };
                 let request = LockRequest {
                     lookup: &lookup,
@@ -137,14 +145,40 @@ pub async fn apply_selected(
                     lock_content: &lock_before,
                     updates: &planned,
                 };
-                match updater.update(request).await {
-                    Ok(lock_after) if in_manifest => tentative = lock_after,
-                    Ok(lock_after) => {
-                        let original = locks
-                            .get(lock_path)
-                            .map(|(o, _)| o.clone())
-                            .unwrap_or_else(|| lock_before.clone());
-                        locks.insert(lock_path.clone(), (original, lock_after));
+                let output = updater.update_files(request).await;
+                match output {
+                    Ok(output) => {
+                        // Files changed beside the lock (a `.in` source) are kept like locks.
+                        let mut others = Vec::new();
+                        for (path, text) in output.other_files {
+                            let original = match locks.get(&path) {
+                                Some((o, _)) => o.clone(),
+                                None => match read(&path) {
+                                    Ok(t) => t,
+                                    Err(e) => {
+                                        others.push(Err(format!("{path}: {e}")));
+                                        continue;
+                                    }
+                                },
+                            };
+                            others.push(Ok((path, original, text)));
+                        }
+                        if let Some(Err(e)) = others.iter().find(|o| o.is_err()) {
+                            record(Err(e.clone()));
+                            continue;
+                        }
+                        for (path, original, text) in others.into_iter().flatten() {
+                            locks.insert(path, (original, text));
+                        }
+                        if in_manifest {
+                            tentative = output.content;
+                        } else {
+                            let original = locks
+                                .get(lock_path)
+                                .map(|(o, _)| o.clone())
+                                .unwrap_or_else(|| lock_before.clone());
+                            locks.insert(lock_path.clone(), (original, output.content));
+                        }
                     }
                     Err(e) => {
                         record(Err(e.to_string()));

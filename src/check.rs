@@ -10,13 +10,23 @@ use std::sync::Arc;
 use updatebot_core::dependency::{Dependency, SkipReason};
 use updatebot_core::http::HttpClient;
 use updatebot_core::registry::{LookupCache, RegistryError, Release, ReleaseList};
-use updatebot_core::{Ecosystem, Plugin};
+use updatebot_core::{Ecosystem, Plugin, RegistryStrategy};
 
 /// What the configuration says for one manifest.
 pub trait Settings: Sync {
     fn rules(&self, ecosystem: Ecosystem, manifest_path: &str) -> Rules;
     /// Configured registry URLs for the manifest, and whether they replace the default one.
     fn registries(&self, ecosystem: Ecosystem, manifest_path: &str) -> (Vec<String>, bool);
+    /// The operator's lockfile settings for a kind of lockfile (`poetry.lock`, …): engine,
+    /// tool path, time limit, code execution. Default: `auto`, tools on `PATH`.
+    fn tool_settings(
+        &self,
+        _ecosystem: Ecosystem,
+        _manifest_path: &str,
+        _kind: &str,
+    ) -> updatebot_core::tool::ToolSettings {
+        updatebot_core::tool::ToolSettings::default()
+    }
 }
 
 /// Default policy, default registries.
@@ -127,12 +137,18 @@ fn package_registry_urls(
     urls
 }
 
+/// Reads a repository file as a change has it so far.
+pub type ReadFile<'r> = dyn Fn(&str) -> Option<String> + Sync + 'r;
+
 /// Lookups of any package for one manifest (a lockfile's new transitive dependencies),
 /// routed like the manifest's own dependencies and sharing the run's cache.
 pub struct ManifestLookup<'a> {
     pub checker: &'a Checker<'a>,
     pub plugin: &'a dyn Plugin,
     pub manifest: &'a Manifest,
+    /// Other repository files as they stand in this change (for lockfile updaters that
+    /// edit a file beside the lock, such as a pip-compile `.in`).
+    pub read: Option<&'a ReadFile<'a>>,
 }
 
 #[async_trait::async_trait]
@@ -154,6 +170,38 @@ impl updatebot_core::Lookup for ManifestLookup<'_> {
         )
         .await
     }
+
+    fn indexes(&self, package: &str) -> Vec<updatebot_core::tool::IndexAccess> {
+        package_registry_urls(
+            self.plugin,
+            package,
+            &[],
+            self.manifest,
+            self.checker.settings,
+        )
+        .into_iter()
+        .map(|url| updatebot_core::tool::IndexAccess {
+            auth: url::Url::parse(&url)
+                .ok()
+                .and_then(|u| self.checker.http.credential_for(&u).cloned()),
+            url,
+        })
+        .collect()
+    }
+
+    fn http(&self) -> Option<Arc<HttpClient>> {
+        Some(self.checker.http.clone())
+    }
+
+    fn read_file(&self, path: &str) -> Option<String> {
+        self.read.and_then(|read| read(path))
+    }
+
+    fn tool_settings(&self, kind: &str) -> updatebot_core::tool::ToolSettings {
+        self.checker
+            .settings
+            .tool_settings(self.manifest.ecosystem, &self.manifest.path, kind)
+    }
 }
 
 /// Whether two registry URLs name the same place (scheme and host case, trailing slash aside).
@@ -165,8 +213,9 @@ fn same_registry(a: &str, b: &str) -> bool {
 type Key = (Ecosystem, Vec<String>, String);
 
 /// Look up one package in each of its registries and merge the answers (pip's
-/// `--extra-index-url` semantics). Not found everywhere is an error; any other failure is too,
-/// because a missing index could hide the newest version.
+/// `--extra-index-url` semantics), or, for ecosystems whose registries each hold their own
+/// package of a name, take the first registry that has it. Not found everywhere is an error;
+/// any other failure is too, because a missing index could hide the newest version.
 async fn lookup(
     plugin: &dyn Plugin,
     urls: &[String],
@@ -179,6 +228,9 @@ async fn lookup(
     for url in urls {
         let registry = plugin.registry(url, http.clone())?;
         match cache.releases(registry, package).await {
+            Ok(list) if plugin.registry_strategy() == RegistryStrategy::FirstFound => {
+                return Ok(list)
+            }
             Ok(list) => match &mut merged {
                 Some(m) => m.merge((*list).clone()),
                 None => merged = Some((*list).clone()),
@@ -332,6 +384,11 @@ impl Checker<'_> {
             blocked = u.preflight(&path).err();
             Some((path, u.name()))
         });
+        // A `.in` compiled into a pinned file is updated through that file.
+        let compiled_into = plugin
+            .lockfile_updaters()
+            .iter()
+            .find_map(|u| u.compiled_into(&manifest.path, repo_files));
         let rules = self.settings.rules(manifest.ecosystem, &manifest.path);
         let mut results = Vec::with_capacity(file.dependencies.len());
         for (index, dep) in file.dependencies.iter().enumerate() {
@@ -344,6 +401,11 @@ impl Checker<'_> {
                 ))
             } else if let Some(reason) = policy::skip_reason(dep, &rules) {
                 Outcome::Skipped(reason)
+            } else if let Some(compiled) = &compiled_into {
+                Outcome::NoUpdate {
+                    current_version: None,
+                    reason: format!("compiled into {compiled}, which is updated instead"),
+                }
             } else {
                 let key = (
                     manifest.ecosystem,
@@ -411,5 +473,95 @@ impl Checker<'_> {
             lockfile,
             dependencies: results,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use updatebot_core::registry::Registry;
+    use updatebot_core::{Manager, VersionScheme};
+
+    /// Registry `a` lacks every package; `b` and `c` hold different releases of it.
+    struct Fixed(&'static str);
+
+    #[async_trait::async_trait]
+    impl Registry for Fixed {
+        fn url(&self) -> &str {
+            self.0
+        }
+        async fn releases(&self, package: &str) -> Result<ReleaseList, RegistryError> {
+            let version = match self.0 {
+                "b" => "1.0",
+                "c" => "2.0",
+                _ => {
+                    return Err(RegistryError::NotFound {
+                        package: package.to_string(),
+                        registry: self.0.to_string(),
+                    })
+                }
+            };
+            Ok(ReleaseList {
+                name: package.to_string(),
+                releases: vec![Release::new(version)],
+                ..ReleaseList::default()
+            })
+        }
+    }
+
+    struct Fake(RegistryStrategy);
+
+    impl Plugin for Fake {
+        fn ecosystem(&self) -> Ecosystem {
+            Ecosystem::Docker
+        }
+        fn managers(&self) -> &[Box<dyn Manager>] {
+            &[]
+        }
+        fn scheme(&self, _: &str) -> Option<&dyn VersionScheme> {
+            None
+        }
+        fn default_registry_url(&self) -> &'static str {
+            "a"
+        }
+        fn registry(
+            &self,
+            url: &str,
+            _: Arc<HttpClient>,
+        ) -> Result<Arc<dyn Registry>, RegistryError> {
+            let url: &'static str = match url {
+                "b" => "b",
+                "c" => "c",
+                _ => "a",
+            };
+            Ok(Arc::new(Fixed(url)))
+        }
+        fn registry_strategy(&self) -> RegistryStrategy {
+            self.0
+        }
+    }
+
+    async fn versions(strategy: RegistryStrategy, urls: &[&str]) -> Vec<String> {
+        let http = Arc::new(HttpClient::new(Default::default(), Vec::new()).unwrap());
+        let urls: Vec<String> = urls.iter().map(|u| u.to_string()).collect();
+        let list = lookup(&Fake(strategy), &urls, "nginx", &http, &LookupCache::new())
+            .await
+            .unwrap();
+        list.releases.iter().map(|r| r.version.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn first_found_registries_answer_alone_and_merged_ones_together() {
+        assert_eq!(
+            versions(RegistryStrategy::FirstFound, &["a", "b", "c"]).await,
+            ["1.0"]
+        );
+        assert_eq!(
+            versions(RegistryStrategy::FirstFound, &["c", "b"]).await,
+            ["2.0"]
+        );
+        let mut merged = versions(RegistryStrategy::Merge, &["a", "b", "c"]).await;
+        merged.sort();
+        assert_eq!(merged, ["1.0", "2.0"]);
     }
 }

@@ -16,4 +16,5 @@ pub mod report;
 pub mod run;
 pub mod scan;
 pub mod schedule;
+pub mod serve;
 pub mod workbench;

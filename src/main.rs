@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use updatebot::check::{Checker, ManifestResult};
-use updatebot::config::{self, ConfigErrors, Credentials, OperatorConfig, RepoConfig};
+use updatebot::config::{self, ConfigErrors, OperatorConfig, RepoConfig};
 use updatebot::forge::gitlab::GitlabForge;
 use updatebot::forge::local::LocalForge;
 use updatebot::forge::Forge;
@@ -17,7 +17,7 @@ use updatebot::run::{Fleet, Shard};
 use updatebot::scan;
 use updatebot::schedule::{self, Window};
 use updatebot::{apply, report, workbench};
-use updatebot_core::http::{Auth, Credential, HttpClient, HttpOptions};
+use updatebot_core::http::HttpClient;
 use updatebot_core::registry::LookupCache;
 
 /// Exit codes (also in the README).
@@ -141,6 +141,22 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
     },
+    /// Run the fleet on the bot's own schedule (`bot.schedule`) in a long-lived process, one
+    /// run at a time, with /healthz, /readyz, /metrics (Prometheus), /report (the last run's
+    /// report), and, when UPDATEBOT_WEBHOOK_SECRET is set, POST /webhook (GitLab comment
+    /// events, `X-Gitlab-Token`) and POST /run (a forced run, `Authorization: Bearer`).
+    /// SIGTERM finishes the projects in hand, then exits.
+    Serve {
+        /// Operator configuration (GitLab, fleet, registries, credentials, defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Work on this local git repository instead of GitLab.
+        #[arg(long, value_name = "PATH")]
+        local: Option<PathBuf>,
+        /// Address of the HTTP endpoints.
+        #[arg(long, default_value = "0.0.0.0:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// Schedules: `schedule explain FILE` prints the next times each entry of a
     /// `.updatebot.yml` is due.
     Schedule {
@@ -212,6 +228,11 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Validate { file, operator } => validate(&file, operator),
+        Command::Serve {
+            config,
+            local,
+            listen,
+        } => serve(config.as_deref(), local.as_deref(), listen),
         Command::Schedule {
             command:
                 ScheduleCommand::Explain {
@@ -318,29 +339,7 @@ fn project_settings(root: &Path, operator: &OperatorConfig) -> Result<ProjectSet
 
 /// An HTTP client carrying the operator's credentials, each for its own origin only.
 fn http_client(operator: &OperatorConfig) -> Result<HttpClient> {
-    let credentials = operator
-        .registries
-        .values()
-        .filter_map(|r| {
-            let auth = match r.credentials.as_ref()? {
-                Credentials::Basic { username, password } => Auth::Basic {
-                    username: username.clone(),
-                    password: password.clone(),
-                },
-                Credentials::Bearer { token } => Auth::Bearer(token.clone()),
-            };
-            Some(Credential {
-                url: r.url.clone(),
-                auth,
-            })
-        })
-        .collect();
-    let options = HttpOptions {
-        timeout: std::time::Duration::from_secs(u64::from(operator.http.timeout_seconds)),
-        retries: operator.http.retries,
-        ..HttpOptions::default()
-    };
-    Ok(HttpClient::new(options, credentials)?)
+    Ok(updatebot::run::registry_client(operator)?)
 }
 
 fn extract(path: &Path, format: Format) -> Result<u8> {
@@ -497,28 +496,21 @@ fn fleet_run(
         .enable_all()
         .build()?;
     let report = runtime.block_on(async {
-        let forge: Box<dyn Forge> = match local {
-            Some(path) => Box::new(LocalForge::open(path).await?),
-            None => {
-                let gitlab = operator.gitlab.as_ref().ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "the operator config has no `gitlab` section (or use --local PATH)"
-                    )
-                })?;
-                Box::new(GitlabForge::connect(gitlab, &operator.bot, http.clone()).await?)
-            }
-        };
-        let fleet = Fleet {
-            forge: forge.as_ref(),
-            plugins: &plugins,
-            operator: &operator,
-            http: http.clone(),
-            cache: Arc::new(LookupCache::new()),
-            now,
-            window,
-            shard,
-        };
-        anyhow::Ok(fleet.run().await)
+        let forge = connect_forge(&operator, local, http.clone()).await?;
+        let mut fleet = Fleet::new(forge.as_ref(), &plugins, &operator, http.clone());
+        fleet.now = now;
+        fleet.window = window;
+        fleet.shard = shard;
+        // SIGTERM (a pod being stopped) or Ctrl-C: finish the projects in hand, then stop.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        fleet.stop = Some(stop.clone());
+        tokio::spawn(async move {
+            updatebot::serve::shutdown_signal().await;
+            tracing::warn!("shutting down: finishing the projects in hand");
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let span = tracing::info_span!("run", run_id = %fleet.run_id);
+        anyhow::Ok(tracing::Instrument::instrument(fleet.run(), span).await)
     })?;
     if let Some(path) = &options.report {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
@@ -532,6 +524,62 @@ fn fleet_run(
         EXIT_PARTIAL
     } else {
         EXIT_OK
+    })
+}
+
+fn serve(config: Option<&Path>, local: Option<&Path>, listen: std::net::SocketAddr) -> Result<u8> {
+    let operator = operator_config(config)?;
+    let Some(expression) = operator.bot.schedule.clone() else {
+        anyhow::bail!(
+            "serve needs the bot's own schedule: set `bot.schedule` (a crontab line) in the operator config"
+        );
+    };
+    let schedule = schedule::Cron::parse(
+        &expression,
+        schedule::time_zone(operator.bot.timezone.as_deref())?,
+    )?;
+    let secret = std::env::var("UPDATEBOT_WEBHOOK_SECRET").ok();
+    let http = Arc::new(http_client(&operator)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let forge: Arc<dyn Forge> = Arc::from(connect_forge(&operator, local, http).await?);
+        let settings = updatebot::serve::ServeSettings {
+            listen,
+            schedule,
+            secret,
+        };
+        let running = updatebot::serve::start(
+            settings,
+            Arc::new(operator),
+            Arc::new(Plugins::standard()),
+            forge,
+        )
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+        tracing::info!(addr = %running.addr, "serving");
+        eprintln!("updatebot: serving on {}", running.addr);
+        running.until_signal().await;
+        anyhow::Ok(())
+    })?;
+    Ok(EXIT_OK)
+}
+
+/// The forge a fleet run works on: GitLab, or a local repository with `--local`.
+async fn connect_forge(
+    operator: &OperatorConfig,
+    local: Option<&Path>,
+    http: Arc<HttpClient>,
+) -> Result<Box<dyn Forge>> {
+    Ok(match local {
+        Some(path) => Box::new(LocalForge::open(path).await?),
+        None => {
+            let gitlab = operator.gitlab.as_ref().ok_or_else(|| {
+                anyhow::anyhow!("the operator config has no `gitlab` section (or use --local PATH)")
+            })?;
+            Box::new(GitlabForge::connect(gitlab, &operator.bot, http).await?)
+        }
     })
 }
 

@@ -157,6 +157,8 @@ pub struct ProjectSettings {
     entries: Option<Vec<Entry>>,
     fallback: Rules,
     operator_registries: Vec<(Ecosystem, String, bool)>,
+    /// The operator's `lockfiles` settings.
+    lockfiles: std::collections::BTreeMap<String, updatebot_core::tool::ToolSettings>,
 }
 
 impl ProjectSettings {
@@ -196,6 +198,7 @@ impl ProjectSettings {
             entries,
             fallback,
             operator_registries,
+            lockfiles: operator.lockfiles.clone(),
         })
     }
 
@@ -253,6 +256,22 @@ impl ProjectSettings {
         self.entry_for(ecosystem, path).map(|e| &e.config)
     }
 
+    /// The index of the entry owning an `ecosystem:directory` scope (a merge request's).
+    pub fn entry_for_scope(&self, scope: &str) -> Option<usize> {
+        let (name, directory) = scope.split_once(':')?;
+        let ecosystem = [Ecosystem::Python, Ecosystem::Npm, Ecosystem::Docker]
+            .into_iter()
+            .find(|e| e.as_str() == name)?;
+        // A manifest path in that directory stands for it.
+        let inside = directory.trim_matches('/');
+        let probe = if inside.is_empty() {
+            "manifest".to_string()
+        } else {
+            format!("{inside}/manifest")
+        };
+        self.entry_for(ecosystem, &probe).map(|e| e.config.index)
+    }
+
     /// The entries, in file order.
     pub fn entries(&self) -> impl Iterator<Item = &EffectiveUpdate> {
         self.entries.iter().flatten().map(|e| &e.config)
@@ -273,6 +292,16 @@ impl Coverage for ProjectSettings {
 }
 
 impl Settings for ProjectSettings {
+    /// The operator's settings only: a repository cannot allow code execution for itself.
+    fn tool_settings(
+        &self,
+        _ecosystem: Ecosystem,
+        _manifest_path: &str,
+        kind: &str,
+    ) -> updatebot_core::tool::ToolSettings {
+        self.lockfiles.get(kind).cloned().unwrap_or_default()
+    }
+
     fn rules(&self, ecosystem: Ecosystem, manifest_path: &str) -> Rules {
         match self.entry_for(ecosystem, manifest_path) {
             Some(entry) => entry.rules.clone(),
@@ -341,6 +370,30 @@ updates:
         let rules = settings.rules(Ecosystem::Python, "backend/requirements.txt");
         assert_eq!(rules.ignore.len(), 1);
         assert_eq!(rules.ignore[0].update_types, [UpdateType::Major]);
+    }
+
+    #[test]
+    fn a_merge_request_scope_names_its_entry() {
+        let repo = parse_repo_config(
+            r#"version: 2
+updates:
+  - package-ecosystem: pip
+    directory: /
+    schedule: {interval: weekly}
+  - package-ecosystem: npm
+    directories: ["/web", "/apps/*"]
+    schedule: {interval: daily}
+"#,
+        )
+        .unwrap();
+        let settings = ProjectSettings::new(Some(&repo), &operator("{}")).unwrap();
+        assert_eq!(settings.entry_for_scope("pip:/"), Some(0));
+        assert_eq!(settings.entry_for_scope("npm:/web"), Some(1));
+        assert_eq!(settings.entry_for_scope("npm:/apps/admin"), Some(1));
+        assert_eq!(settings.entry_for_scope("npm:/"), None);
+        assert_eq!(settings.entry_for_scope("docker:/"), None);
+        assert_eq!(settings.entry_for_scope("cargo:/"), None);
+        assert_eq!(settings.entry_for_scope("garbage"), None);
     }
 
     #[test]

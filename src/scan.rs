@@ -26,7 +26,7 @@ const SKIPPED_DIRS: [&str; 12] = [
 pub const MAX_MANIFEST_BYTES: u64 = 5 * 1024 * 1024;
 
 /// Which manifests the repository's configuration covers.
-pub trait Coverage {
+pub trait Coverage: Sync {
     /// Whether the manifest at `path` (repo-relative) of `ecosystem` is covered.
     fn covers(&self, ecosystem: Ecosystem, path: &str) -> bool;
 }

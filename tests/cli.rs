@@ -17,6 +17,7 @@ fn every_command_has_help() {
         vec!["versions", "--help"],
         vec!["validate", "--help"],
         vec!["run", "--help"],
+        vec!["serve", "--help"],
         vec!["schedule", "explain", "--help"],
     ] {
         let output = updatebot(&args);
@@ -245,6 +246,24 @@ fn a_bad_shard_or_bot_schedule_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("bot.schedule: invalid cron expression `0 6 * *`"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn serve_needs_the_bot_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = updatebot(&[
+        "serve",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("serve needs the bot's own schedule: set `bot.schedule`"),
         "{}",
         stderr(&output)
     );

@@ -191,3 +191,67 @@ fn npm_lockfiles_of_the_corpus_match_our_model_of_npm() {
     }
     assert!(legacy_checked >= 2);
 }
+
+/// Every `poetry.lock`, `uv.lock` and `Pipfile.lock` of the corpus reads (locked versions,
+/// package blocks as the native engines see them), and poetry's content hash recomputed
+/// from the `pyproject.toml` beside each `poetry.lock` is the one the lock records.
+#[test]
+fn python_lockfiles_of_the_corpus_parse() {
+    use updatebot_python::lock::{pipfile_lock, poetry_lock, uv_lock};
+    let Some(dir) = unpack() else { return };
+    let files = scan::list_files(dir.path()).unwrap();
+    let (mut locks, mut hashes) = (0, 0);
+    for path in &files {
+        let name = path.rsplit('/').next().unwrap();
+        let read = || std::fs::read_to_string(dir.path().join(path)).unwrap();
+        match name {
+            "poetry.lock" | "uv.lock" => {
+                let text = read();
+                let versions = if name == "poetry.lock" {
+                    poetry_lock::locked_versions(&text)
+                } else {
+                    uv_lock::locked_versions(&text)
+                }
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+                let doc: toml_edit::DocumentMut = text.parse().unwrap();
+                // (A lock may hold no package at all: textual's uv.lock.)
+                let tables = doc
+                    .get("package")
+                    .and_then(|p| p.as_array_of_tables())
+                    .map_or(0, |a| a.len());
+                assert!(versions.len() <= tables, "{path}: versions");
+                assert_eq!(
+                    updatebot_python::lock::package_blocks(&text).len(),
+                    tables,
+                    "{path}: package blocks"
+                );
+                locks += 1;
+                if name == "poetry.lock" {
+                    let pyproject = path.replace("poetry.lock", "pyproject.toml");
+                    if let Ok(manifest) = std::fs::read_to_string(dir.path().join(&pyproject)) {
+                        let recorded = poetry_lock::lock_hash(&text).unwrap();
+                        let ours = [true, false]
+                            .iter()
+                            .filter_map(|g| poetry_lock::content_hash(&manifest, *g))
+                            .collect::<Vec<_>>();
+                        assert!(
+                            ours.contains(&recorded),
+                            "{path}: content-hash {recorded} not recomputed ({ours:?})"
+                        );
+                        hashes += 1;
+                    }
+                }
+            }
+            "Pipfile.lock" => {
+                pipfile_lock::locked_versions(&read()).unwrap_or_else(|e| panic!("{path}: {e}"));
+                locks += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        locks >= 8,
+        "only {locks} Python lockfiles found in the corpus"
+    );
+    eprintln!("{locks} Python lockfiles read, {hashes} poetry content hashes recomputed");
+}

@@ -13,7 +13,6 @@ use updatebot::plugins::Plugins;
 use updatebot::run::{Fleet, FleetReport, Shard};
 use updatebot::schedule::Window;
 use updatebot_core::http::{HttpClient, HttpOptions};
-use updatebot_core::registry::LookupCache;
 
 const CONFIG: &str = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: daily}\n    labels: [dependencies, python]\n    reviewers: [rita]\n";
 
@@ -93,16 +92,9 @@ impl World {
         .await
         .unwrap();
         let plugins = Plugins::standard();
-        let fleet = Fleet {
-            forge: &forge,
-            plugins: &plugins,
-            operator,
-            http,
-            cache: Arc::new(LookupCache::new()),
-            now: chrono::Utc::now(),
-            window,
-            shard,
-        };
+        let mut fleet = Fleet::new(&forge, &plugins, operator, http);
+        fleet.window = window;
+        fleet.shard = shard;
         fleet.run().await
     }
 

@@ -248,7 +248,7 @@ fn unsupported_lockfiles_block_their_manifest() {
     ]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stdout(&output).contains("error: 1.17.0 is available, but app/poetry.lock: needs poetry"),
+        stdout(&output).contains("error: 1.17.0 is available, but app/pdm.lock: needs pdm"),
         "{}",
         stdout(&output)
     );

@@ -79,8 +79,24 @@ pub const COOLDOWN_KEYS: &[&str] = &[
 pub const BRANCH_NAME_KEYS: &[&str] = &["separator"];
 
 /// Top level of the operator config.
-pub const OPERATOR_TOP_KEYS: &[&str] =
-    &["registries", "defaults", "http", "gitlab", "fleet", "bot"];
+pub const OPERATOR_TOP_KEYS: &[&str] = &[
+    "registries",
+    "defaults",
+    "http",
+    "gitlab",
+    "fleet",
+    "bot",
+    "lockfiles",
+];
+/// `lockfiles` in the operator config: one entry per kind of lockfile.
+pub const LOCKFILE_KINDS: &[&str] = &["poetry.lock", "uv.lock", "Pipfile.lock", "pip-compile"];
+/// `lockfiles.<kind>` in the operator config.
+pub const LOCKFILE_KEYS: &[&str] = &[
+    "engine",
+    "tool",
+    "timeout-seconds",
+    "insecure-external-code-execution",
+];
 
 /// `gitlab` in the operator config.
 pub const GITLAB_KEYS: &[&str] = &["url", "token-env", "token-file"];

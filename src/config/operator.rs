@@ -12,6 +12,43 @@ use super::problem::{show, ConfigErrors};
 use super::registry;
 use super::settings::{defaults_keys, parse_settings, UpdateSettings};
 use super::walk::{place, Field, Fields, KeySet, Walker};
+
+#[cfg(test)]
+mod lockfile_tests {
+    use super::load_operator_config;
+    use updatebot_core::tool::Engine;
+
+    #[test]
+    fn lockfile_settings_parse_and_report_problems() {
+        let text = "lockfiles:\n  poetry.lock:\n    engine: tool\n    tool: /opt/poetry/bin/poetry\n    timeout-seconds: 60\n    insecure-external-code-execution: allow\n  uv.lock:\n    engine: native\n";
+        let config = load_operator_config(text, &|_| None, &|_| {
+            Err(std::io::ErrorKind::NotFound.into())
+        })
+        .unwrap();
+        let poetry = &config.lockfiles["poetry.lock"];
+        assert_eq!(poetry.engine, Engine::Tool);
+        assert_eq!(
+            poetry.program.as_deref(),
+            Some(std::path::Path::new("/opt/poetry/bin/poetry"))
+        );
+        assert_eq!(poetry.timeout.as_secs(), 60);
+        assert!(poetry.allow_code_execution);
+        assert_eq!(config.lockfiles["uv.lock"].engine, Engine::Native);
+        assert!(!config.lockfiles["uv.lock"].allow_code_execution);
+        let bad = "lockfiles:\n  yarn.lock: {}\n  uv.lock:\n    engine: fast\n    insecure-external-code-execution: maybe\n";
+        let text =
+            load_operator_config(
+                bad,
+                &|_| None,
+                &|_| Err(std::io::ErrorKind::NotFound.into()),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("yarn.lock"), "{text}");
+        assert!(text.contains("`fast` is not one of"), "{text}");
+        assert!(text.contains("`maybe` is not one of"), "{text}");
+    }
+}
 use super::yaml;
 
 /// A credential read from the environment or a file: core's [`Secret`], which prints as
@@ -66,6 +103,9 @@ pub struct OperatorConfig {
     pub fleet: super::fleet::FleetSettings,
     /// How the bot names and marks what it creates.
     pub bot: super::fleet::BotSettings,
+    /// Per kind of lockfile (`poetry.lock`, `uv.lock`, `Pipfile.lock`, `pip-compile`): engine,
+    /// tool path, time limit, code execution. Kinds not named get the defaults.
+    pub lockfiles: BTreeMap<String, updatebot_core::tool::ToolSettings>,
 }
 
 /// Parses the operator config and reads every secret it names.
@@ -143,7 +183,67 @@ fn read_root(w: &mut Walker, root: &yaml::Node, sources: &Sources<'_>) -> Option
             config.bot = bot;
         }
     }
+    if let Some(f) = top.get("lockfiles") {
+        config.lockfiles = lockfiles(w, f);
+    }
     Some(config)
+}
+
+/// `lockfiles:`: `<kind>: {engine, tool, timeout-seconds, insecure-external-code-execution}`.
+fn lockfiles(w: &mut Walker, f: Field<'_>) -> BTreeMap<String, updatebot_core::tool::ToolSettings> {
+    use super::keys::{LOCKFILE_KEYS, LOCKFILE_KINDS};
+    use updatebot_core::tool::{Engine, ToolSettings};
+    let mut out = BTreeMap::new();
+    let Some(kinds) = w.map(f.value, "lockfiles", &KeySet::new(LOCKFILE_KINDS)) else {
+        return out;
+    };
+    for kind in LOCKFILE_KINDS {
+        let Some(entry) = kinds.get(kind) else {
+            continue;
+        };
+        let path = format!("lockfiles.{kind}");
+        let Some(fields) = w.map(entry.value, &path, &KeySet::new(LOCKFILE_KEYS)) else {
+            continue;
+        };
+        let mut settings = ToolSettings::default();
+        if let Some(e) = fields.get("engine") {
+            if let Some(text) = w.string(e) {
+                match Engine::parse(&text) {
+                    Some(engine) => settings.engine = engine,
+                    None => w.problem(
+                        e.value.pos,
+                        format!("{path}.engine: `{text}` is not one of `native`, `tool`, `auto`"),
+                    ),
+                }
+            }
+        }
+        if let Some(t) = fields.get("tool").and_then(|t| w.string(t)) {
+            settings.program = Some(std::path::PathBuf::from(t));
+        }
+        if let Some(t) = fields.get("timeout-seconds") {
+            match w.uint(t, MAX_TIMEOUT_SECONDS) {
+                Some(0) => w.problem(
+                    t.value.pos,
+                    format!("{path}.timeout-seconds: must be at least 1"),
+                ),
+                Some(s) => settings.timeout = std::time::Duration::from_secs(s),
+                None => {}
+            }
+        }
+        if let Some(c) = fields.get("insecure-external-code-execution") {
+            match w.string(c).as_deref() {
+                Some("allow") => settings.allow_code_execution = true,
+                Some("deny") => settings.allow_code_execution = false,
+                Some(other) => w.problem(
+                    c.value.pos,
+                    format!("{path}.insecure-external-code-execution: `{other}` is not one of `allow`, `deny`"),
+                ),
+                None => {}
+            }
+        }
+        out.insert(kind.to_string(), settings);
+    }
+    out
 }
 
 const LITERAL_REFUSALS: &[(&str, &str)] = &[

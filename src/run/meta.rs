@@ -15,6 +15,17 @@ pub enum Ignore {
     Dependency,
 }
 
+/// The `ecosystem:directory` scope of a change key: `pip:/backend:requests` → `pip:/backend`.
+pub fn scope_of(key: &str) -> &str {
+    match key.find(":/") {
+        Some(at) => match key[at + 1..].find(':') {
+            Some(end) => &key[..at + 1 + end],
+            None => key,
+        },
+        None => key,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetaUpdate {
     pub name: String,

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use updatebot_core::http::HttpClient;
 use updatebot_core::registry::LookupCache;
@@ -65,10 +66,24 @@ impl Action {
 pub struct ChangeReport {
     pub title: String,
     pub branch: String,
+    /// `pip`, `npm`, `docker` (unknown for a merge request whose record is unreadable).
+    pub ecosystem: Option<String>,
+    /// The dependency updates the merge request carries.
+    pub updates: Vec<UpdateReport>,
     pub action: Action,
     pub merge_request: Option<u64>,
     pub url: Option<String>,
     pub reason: Option<String>,
+}
+
+/// One dependency update of a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpdateReport {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    /// major/minor/patch/digest (known for the updates planned in this run).
+    pub update_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,7 +98,7 @@ pub struct ProjectReport {
 }
 
 impl ProjectReport {
-    fn new(project: &str) -> Self {
+    pub fn new(project: &str) -> Self {
         ProjectReport {
             project: project.to_string(),
             error: None,
@@ -101,11 +116,21 @@ impl ProjectReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct FleetReport {
     /// The fleet could not be listed at all.
+    /// Identifies the run in logs and reports.
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// `I/N` when the run worked on one share of the fleet.
+    pub shard: Option<String>,
     pub error: Option<String>,
+    /// Stopped early (shutdown): the projects not reached are reported as skipped.
+    pub interrupted: bool,
     pub projects: Vec<ProjectReport>,
     /// Registry requests per host, for the one-request-per-package promise.
     pub registry_requests: BTreeMap<String, u64>,
     pub packages_looked_up: usize,
+    /// Lookups answered from the run's cache instead of a request of their own.
+    pub cache_hits: u64,
 }
 
 impl FleetReport {
@@ -145,10 +170,14 @@ impl FleetReport {
         }
         let requests: u64 = self.registry_requests.values().sum();
         out.push_str(&format!(
-            "{} projects, {} packages looked up with {requests} registry requests\n",
+            "{} projects, {} packages looked up with {requests} registry requests ({} cache hits)\n",
             self.projects.len(),
-            self.packages_looked_up
+            self.packages_looked_up,
+            self.cache_hits
         ));
+        if self.interrupted {
+            out.push_str("interrupted: the bot was shutting down\n");
+        }
         out
     }
 }
@@ -165,6 +194,86 @@ pub struct Fleet<'a> {
     pub window: Window,
     /// This pod's share of the fleet.
     pub shard: Shard,
+    /// Identifies the run in logs and the report.
+    pub run_id: String,
+    /// Set to stop before the next project (the ones in hand are finished).
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Work only on the entries owning these `ecosystem:directory` scopes (a command on one
+    /// merge request, acted on at once), whatever the window says.
+    pub focus: Option<std::collections::BTreeSet<String>>,
+}
+
+impl<'a> Fleet<'a> {
+    /// A run of the whole fleet, now, serving every entry; adjust the public fields after.
+    pub fn new(
+        forge: &'a dyn Forge,
+        plugins: &'a Plugins,
+        operator: &'a OperatorConfig,
+        http: Arc<HttpClient>,
+    ) -> Self {
+        let now = Utc::now();
+        Fleet {
+            forge,
+            plugins,
+            operator,
+            http,
+            cache: Arc::new(LookupCache::new()),
+            now,
+            window: Window::Always,
+            shard: Shard::ALL,
+            run_id: new_run_id(now),
+            stop: None,
+            focus: None,
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+}
+
+/// The HTTP client of registry lookups, with the operator's credentials and limits.
+pub fn registry_client(
+    operator: &OperatorConfig,
+) -> Result<HttpClient, updatebot_core::http::HttpError> {
+    use crate::config::Credentials;
+    use updatebot_core::http::{Auth, Credential, HttpOptions};
+    let credentials = operator
+        .registries
+        .values()
+        .filter_map(|r| {
+            let auth = match r.credentials.as_ref()? {
+                Credentials::Basic { username, password } => Auth::Basic {
+                    username: username.clone(),
+                    password: password.clone(),
+                },
+                Credentials::Bearer { token } => Auth::Bearer(token.clone()),
+            };
+            Some(Credential {
+                url: r.url.clone(),
+                auth,
+            })
+        })
+        .collect();
+    let options = HttpOptions {
+        timeout: std::time::Duration::from_secs(u64::from(operator.http.timeout_seconds)),
+        retries: operator.http.retries,
+        ..HttpOptions::default()
+    };
+    HttpClient::new(options, credentials)
+}
+
+/// `20261124T183000Z-3fa9c2`: the start time and a random suffix.
+pub fn new_run_id(now: DateTime<Utc>) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_i64(now.timestamp_nanos_opt().unwrap_or_default());
+    hasher.write_u32(std::process::id());
+    format!(
+        "{}-{:06x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        hasher.finish() & 0xff_ffff
+    )
 }
 
 /// One of N disjoint shares of the fleet, by a stable hash of the project path.
@@ -210,36 +319,79 @@ fn forge_problem(e: ForgeError) -> String {
 }
 
 impl Fleet<'_> {
-    /// Run over every project of the fleet.
+    /// Run over every project of the fleet (this shard's share of it).
     pub async fn run(&self) -> FleetReport {
+        match self.list().await {
+            Ok(projects) => self.run_listed(projects).await,
+            Err(e) => {
+                let mut report = self.empty_report();
+                report.error = Some(e);
+                report
+            }
+        }
+    }
+
+    /// The fleet's projects, as the operator config names them.
+    pub async fn list(&self) -> Result<Vec<Project>, String> {
         let query = FleetQuery {
             projects: self.operator.fleet.projects.clone(),
             groups: self.operator.fleet.groups.clone(),
             discover: self.operator.fleet.discover,
         };
-        let mut report = FleetReport {
+        self.forge
+            .projects(&query)
+            .await
+            .map_err(|e| format!("cannot list the fleet's projects: {e}"))
+    }
+
+    /// Run over this shard's share of the given projects.
+    pub async fn run_listed(&self, projects: Vec<Project>) -> FleetReport {
+        let mut report = self.empty_report();
+        let projects = projects
+            .into_iter()
+            .filter(|p| self.shard.owns(&p.path))
+            .collect();
+        self.run_projects(projects, &mut report).await;
+        report.finished_at = Utc::now();
+        report
+    }
+
+    fn empty_report(&self) -> FleetReport {
+        FleetReport {
+            run_id: self.run_id.clone(),
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            shard: (self.shard != Shard::ALL)
+                .then(|| format!("{}/{}", self.shard.index, self.shard.count)),
             error: None,
+            interrupted: false,
             projects: Vec::new(),
             registry_requests: BTreeMap::new(),
             packages_looked_up: 0,
-        };
-        let projects = match self.forge.projects(&query).await {
-            Ok(p) => p.into_iter().filter(|p| self.shard.owns(&p.path)).collect(),
-            Err(e) => {
-                report.error = Some(format!("cannot list the fleet's projects: {e}"));
-                return report;
-            }
-        };
-        self.run_projects(projects, &mut report).await;
-        report
+            cache_hits: 0,
+        }
     }
 
     /// Run over the given projects (the fleet already listed, or one shard of it).
     pub async fn run_projects(&self, projects: Vec<Project>, report: &mut FleetReport) {
         let concurrency = self.operator.fleet.concurrency.max(1);
         let mut results: Vec<(usize, ProjectReport)> =
-            futures::stream::iter(projects.iter().enumerate())
-                .map(|(i, project)| async move { (i, self.run_project(project).await) })
+            futures::stream::iter(projects.into_iter().enumerate())
+                .map(
+                    |(i, project)| -> futures::future::BoxFuture<'_, (usize, ProjectReport)> {
+                        // Boxed: a spawned run (serve) needs the future to be Send for every
+                        // lifetime, which rustc cannot prove through the unboxed closure.
+                        Box::pin(async move {
+                            if self.stopping() {
+                                let mut skipped = ProjectReport::new(&project.path);
+                                skipped.skipped =
+                                    Some("not reached: the bot was shutting down".to_string());
+                                return (i, skipped);
+                            }
+                            (i, self.run_project(&project).await)
+                        })
+                    },
+                )
                 .buffer_unordered(concurrency)
                 .collect()
                 .await;
@@ -252,6 +404,8 @@ impl Fleet<'_> {
             .map(|(host, s)| (host, s.requests))
             .collect();
         report.packages_looked_up = self.cache.len();
+        report.cache_hits = self.cache.hits();
+        report.interrupted = self.stopping();
     }
 
     /// One project; a failure is reported and never stops the fleet.
@@ -308,12 +462,21 @@ impl Fleet<'_> {
                     entry.line, entry.index
                 )
             })?;
-            if self.window.is_due(&cron) {
+            let due = match &self.focus {
+                Some(scopes) => scopes
+                    .iter()
+                    .any(|scope| all.entry_for_scope(scope) == Some(entry.index)),
+                None => self.window.is_due(&cron),
+            };
+            if due {
                 due_entries.insert(entry.index);
             }
         }
         if due_entries.is_empty() {
-            report.skipped = Some("no entry of its .updatebot.yml is due in this run".to_string());
+            report.skipped = Some(match self.focus {
+                Some(_) => "no entry of its .updatebot.yml owns the merge request".to_string(),
+                None => "no entry of its .updatebot.yml is due in this run".to_string(),
+            });
             return Ok(());
         }
         for entry in all.entries().filter(|e| due_entries.contains(&e.index)) {

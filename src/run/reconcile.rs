@@ -6,7 +6,7 @@ use super::body::describe;
 use super::commands::{self, Command};
 use super::meta::{Ignore, Meta, MetaUpdate};
 use super::plan::PlannedChange;
-use super::{Action, ChangeReport, ProjectReport};
+use super::{Action, ChangeReport, ProjectReport, UpdateReport};
 use crate::apply;
 use crate::check::{Checker, ManifestResult, Outcome};
 use crate::config::{BotSettings, ClosedMergeRequest, Milestone};
@@ -76,6 +76,17 @@ fn report(
     ChangeReport {
         title: change.title.clone(),
         branch: change.branch.clone(),
+        ecosystem: Some(change.ecosystem.as_str().to_string()),
+        updates: change
+            .updates
+            .iter()
+            .map(|u| UpdateReport {
+                name: u.name.clone(),
+                from: u.from.clone(),
+                to: u.to.clone(),
+                update_type: Some(u.update_type.as_str().to_string()),
+            })
+            .collect(),
         action,
         merge_request: mr.map(|m| m.iid),
         url: mr.map(|m| m.web_url.clone()),
@@ -83,10 +94,26 @@ fn report(
     }
 }
 
-fn existing_report(mr: &MergeRequest, action: Action, reason: String) -> ChangeReport {
+fn existing_report(e: &Existing, action: Action, reason: String) -> ChangeReport {
+    let mr = &e.mr;
     ChangeReport {
         title: mr.title.clone(),
         branch: mr.source_branch.clone(),
+        ecosystem: e
+            .key()
+            .and_then(|k| k.split(':').next())
+            .map(str::to_string),
+        updates: e
+            .meta
+            .iter()
+            .flat_map(|m| &m.updates)
+            .map(|u| UpdateReport {
+                name: u.name.clone(),
+                from: u.from.clone(),
+                to: u.to.clone(),
+                update_type: None,
+            })
+            .collect(),
         action,
         merge_request: Some(mr.iid),
         url: Some(mr.web_url.clone()),
@@ -94,16 +121,7 @@ fn existing_report(mr: &MergeRequest, action: Action, reason: String) -> ChangeR
     }
 }
 
-/// `pip:/backend:requests` → (`pip:/backend`).
-fn scope_of(key: &str) -> &str {
-    match key.find(":/") {
-        Some(at) => match key[at + 1..].find(':') {
-            Some(end) => &key[..at + 1 + end],
-            None => key,
-        },
-        None => key,
-    }
-}
+use super::meta::scope_of;
 
 impl Context<'_> {
     pub(super) async fn reconcile(
@@ -212,7 +230,7 @@ impl Context<'_> {
                             self.delete_branch(&e.mr.source_branch).await?;
                             e.mr.state = MergeRequestState::Closed;
                             report.changes.push(existing_report(
-                                &e.mr,
+                                e,
                                 Action::Ignored,
                                 format!("@{} asked to ignore {what}", note.author),
                             ));
@@ -540,7 +558,7 @@ impl Context<'_> {
             self.close_by_bot(e, &format!("Superseded by !{}.", mr.iid))
                 .await?;
             out.push(existing_report(
-                &e.mr,
+                e,
                 Action::Superseded,
                 format!("superseded by !{}", mr.iid),
             ));
@@ -718,7 +736,7 @@ impl Context<'_> {
             .await?;
             report
                 .changes
-                .push(existing_report(&e.mr, Action::Closed, reason));
+                .push(existing_report(e, Action::Closed, reason));
         }
         Ok(())
     }
@@ -730,7 +748,7 @@ fn report_failed(change: &PlannedChange, reason: String) -> ChangeReport {
 
 #[cfg(test)]
 mod tests {
-    use super::scope_of;
+    use crate::run::meta::scope_of;
 
     #[test]
     fn scopes_group_keys_by_ecosystem_and_directory() {

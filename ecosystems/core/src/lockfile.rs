@@ -55,6 +55,42 @@ pub trait Lookup: Send + Sync {
         &self,
         package: &str,
     ) -> Result<std::sync::Arc<ReleaseList>, crate::registry::RegistryError>;
+
+    /// The indexes `package` is looked up in for this manifest, with the credentials
+    /// configured for each one's host: what a lockfile tool is pointed at. Default: none
+    /// known.
+    fn indexes(&self, _package: &str) -> Vec<crate::tool::IndexAccess> {
+        Vec::new()
+    }
+
+    /// The run's HTTP client (credentials only ever go to their own host), for updaters that
+    /// read more than release lists (a wheel's metadata). Default: none.
+    fn http(&self) -> Option<std::sync::Arc<crate::http::HttpClient>> {
+        None
+    }
+
+    /// Another file of the repository, as it stands in this change (a `.in` source beside a
+    /// compiled requirements file). `None`: not there or not readable.
+    fn read_file(&self, _path: &str) -> Option<String> {
+        None
+    }
+
+    /// The operator's settings for the lockfile kind `kind` (`poetry.lock`, `uv.lock`,
+    /// `Pipfile.lock`, `pip-compile`). Default: [`crate::tool::ToolSettings::default`].
+    fn tool_settings(&self, _kind: &str) -> crate::tool::ToolSettings {
+        crate::tool::ToolSettings::default()
+    }
+}
+
+/// What a lockfile update produced beyond the lockfile's own text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LockOutput {
+    /// The lockfile's new text.
+    pub content: String,
+    /// Other files the update changed with it (a pip-compile `.in` source): path → new text.
+    pub other_files: Vec<(String, String)>,
+    /// How it was made (`native`, `poetry 2.5.1`), for reports.
+    pub engine: Option<String>,
 }
 
 /// Keeps one kind of lockfile in line with its manifest.
@@ -80,4 +116,20 @@ pub trait LockfileUpdater: Send + Sync {
 
     /// The lockfile's new text. `request.lookup` fetches other packages' releases.
     async fn update(&self, request: LockRequest<'_>) -> Result<String, LockError>;
+
+    /// The lockfile's new text and any other file the update changes with it. Default: what
+    /// [`LockfileUpdater::update`] gives, alone.
+    async fn update_files(&self, request: LockRequest<'_>) -> Result<LockOutput, LockError> {
+        Ok(LockOutput {
+            content: self.update(request).await?,
+            ..LockOutput::default()
+        })
+    }
+
+    /// Whether the manifest at `manifest_path` is only the source of another, compiled file
+    /// (`requirements.in` beside `requirements.txt`): its dependencies are then updated
+    /// through that file, and this names it. Default: no.
+    fn compiled_into(&self, _manifest_path: &str, _repo_files: &[String]) -> Option<String> {
+        None
+    }
 }

@@ -159,6 +159,8 @@ pub trait Registry: Send + Sync {
 #[derive(Default)]
 pub struct LookupCache {
     entries: std::sync::Mutex<std::collections::HashMap<(String, String), SharedLookup>>,
+    /// Lookups answered from the cache (or joined while in flight).
+    hits: std::sync::atomic::AtomicU64,
 }
 
 type SharedLookup = futures::future::Shared<
@@ -183,15 +185,18 @@ impl LookupCache {
                 Ok(e) => e,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            entries
-                .entry(key)
-                .or_insert_with(|| {
-                    let package = package.to_string();
+            if let Some(found) = entries.get(&key) {
+                self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                found.clone()
+            } else {
+                let package = package.to_string();
+                let lookup =
                     async move { registry.releases(&package).await.map(std::sync::Arc::new) }
                         .boxed()
-                        .shared()
-                })
-                .clone()
+                        .shared();
+                entries.insert(key, lookup.clone());
+                lookup
+            }
         };
         shared.await
     }
@@ -203,6 +208,11 @@ impl LookupCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// How many lookups were answered without a request of their own.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -243,6 +253,7 @@ mod tests {
         assert_eq!(c.unwrap().name, "six");
         assert_eq!(registry.0.load(Ordering::SeqCst), 2);
         assert_eq!(cache.len(), 2);
+        assert_eq!(cache.hits(), 1);
     }
 
     #[test]

@@ -208,6 +208,32 @@ pub(crate) struct IndexFile {
     pub requires_python: Option<String>,
     pub yanked: Option<String>,
     pub upload_time: Option<String>,
+    /// Bytes (PEP 700), when the index says.
+    pub size: Option<u64>,
+}
+
+/// What an index said about one file beyond name, URL and hashes (PEP 700), kept in
+/// [`Release::metadata`] for lockfiles that record it (`uv.lock`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileDetails {
+    pub size: Option<u64>,
+    pub upload_time: Option<String>,
+}
+
+/// The details the index gave for `filename` of `release`.
+pub fn file_details(release: &Release, filename: &str) -> FileDetails {
+    let entry = release
+        .metadata
+        .as_deref()
+        .and_then(|m| m.get("files"))
+        .and_then(|f| f.get(filename));
+    FileDetails {
+        size: entry.and_then(|e| e.get("size")).and_then(|s| s.as_u64()),
+        upload_time: entry
+            .and_then(|e| e.get("upload-time"))
+            .and_then(|s| s.as_str())
+            .map(str::to_string),
+    }
 }
 
 #[derive(Deserialize)]
@@ -228,6 +254,8 @@ struct SimpleJsonFile {
     yanked: Option<serde_json::Value>,
     #[serde(rename = "upload-time", default)]
     upload_time: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
 }
 
 fn yanked_value(value: Option<serde_json::Value>) -> Option<String> {
@@ -251,6 +279,7 @@ pub(crate) fn parse_simple_json(body: &[u8], page: &Url) -> Result<Vec<IndexFile
             requires_python: f.requires_python.filter(|r| !r.trim().is_empty()),
             yanked: yanked_value(f.yanked),
             upload_time: f.upload_time,
+            size: f.size,
         })
         .collect())
 }
@@ -357,6 +386,7 @@ pub(crate) fn parse_simple_html(text: &str, page: &Url) -> Result<Vec<IndexFile>
                 .filter(|v| !v.trim().is_empty()),
             yanked: attr("data-yanked").map(|(_, v)| v.clone().unwrap_or_default()),
             upload_time: None,
+            size: None,
         });
     }
     Ok(files)
@@ -409,6 +439,23 @@ pub(crate) fn group_files(name: &str, files: Vec<IndexFile>) -> ReleaseList {
             if let Some(python) = files.iter().find_map(|f| f.requires_python.clone()) {
                 release.constraints.insert("python".into(), python);
             }
+            let details: serde_json::Map<String, serde_json::Value> = files
+                .iter()
+                .filter(|f| f.size.is_some() || f.upload_time.is_some())
+                .map(|f| {
+                    let mut d = serde_json::Map::new();
+                    if let Some(size) = f.size {
+                        d.insert("size".into(), size.into());
+                    }
+                    if let Some(time) = &f.upload_time {
+                        d.insert("upload-time".into(), time.clone().into());
+                    }
+                    (f.filename.clone(), serde_json::Value::Object(d))
+                })
+                .collect();
+            if !details.is_empty() {
+                release.metadata = Some(Arc::new(serde_json::json!({ "files": details })));
+            }
             release.files = files
                 .into_iter()
                 .map(|f| ReleaseFile {
@@ -457,6 +504,8 @@ struct JsonApiFile {
     yanked_reason: Option<String>,
     #[serde(default)]
     upload_time_iso_8601: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
 }
 
 /// Pick source and changelog links out of `project_urls` by their usual labels.
@@ -487,6 +536,7 @@ pub(crate) fn parse_json_api(name: &str, body: &[u8]) -> Result<ReleaseList, Str
             requires_python: f.requires_python.filter(|r| !r.trim().is_empty()),
             yanked: f.yanked.then(|| f.yanked_reason.unwrap_or_default()),
             upload_time: f.upload_time_iso_8601,
+            size: f.size,
         })
         .collect();
     let mut list = group_files(name, files);

@@ -4,6 +4,7 @@
 
 pub mod hashes;
 pub mod index;
+pub mod lock;
 pub mod locks;
 pub mod markers;
 pub mod pep440;

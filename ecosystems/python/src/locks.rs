@@ -1,6 +1,7 @@
-//! Lockfiles updatebot cannot update yet (`poetry.lock`, `uv.lock`, `Pipfile.lock`,
-//! `pdm.lock`). Their manifests must not move without them: an update of such a manifest
-//! fails with "needs <tool>", so no merge request ever carries a stale lock.
+//! Lockfiles updatebot cannot update yet (`pdm.lock`). Their manifests must not move
+//! without them: an update of such a manifest fails with "needs <tool>", so no merge
+//! request ever carries a stale lock. (`poetry.lock`, `uv.lock` and `Pipfile.lock` are
+//! kept by [`crate::lock`], which comes first; these entries only catch what it does not.)
 
 use async_trait::async_trait;
 use updatebot_core::{LockError, LockRequest, LockfileUpdater};

@@ -1,7 +1,5 @@
 //! The Python ecosystem as the bot sees it.
 
-use crate::hashes::RequirementHashes;
-use crate::locks::UnsupportedLocks;
 use crate::pep440::Pep440;
 use crate::pipfile::Pipfile;
 use crate::poetry::Poetry;
@@ -26,7 +24,7 @@ impl Default for PythonPlugin {
                 Box::new(Pyproject),
                 Box::new(Pipfile),
             ],
-            updaters: vec![Box::new(RequirementHashes), Box::new(UnsupportedLocks)],
+            updaters: crate::lock::updaters(),
         }
     }
 }
@@ -84,6 +82,19 @@ impl Plugin for PythonPlugin {
 
     fn lockfile_updaters(&self) -> &[Box<dyn LockfileUpdater>] {
         &self.updaters
+    }
+
+    fn context_files(&self) -> &[&'static str] {
+        &crate::lock::locked::LOCK_NAMES
+    }
+
+    fn contextualize(
+        &self,
+        manifest_path: &str,
+        file: &mut updatebot_core::PackageFile,
+        context: &std::collections::BTreeMap<String, String>,
+    ) {
+        crate::lock::locked::annotate(manifest_path, file, context);
     }
 
     fn release_admits(&self, project: &Constraints, release: &Release) -> bool {

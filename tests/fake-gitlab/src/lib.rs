@@ -848,6 +848,11 @@ impl FakeGitlab {
         self.st().requests.clear();
     }
 
+    /// Answer every request only after `latency` (None: at once).
+    pub fn set_latency(&self, latency: Option<std::time::Duration>) {
+        self.st().latency = latency;
+    }
+
     /// Inject a fault (rules are tried in the order they were added).
     pub fn fail(&self, rule: Failure) {
         self.st().failures.push(rule);
@@ -890,6 +895,10 @@ async fn handle(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
+    let latency = shared.lock().map(|st| st.latency).unwrap_or(None);
+    if let Some(latency) = latency {
+        tokio::time::sleep(latency).await;
+    }
     let bytes = to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default()

@@ -227,6 +227,8 @@ pub struct State {
     pub fail_after: Option<usize>,
     pub project_errors: HashMap<u64, u16>,
     pub multiple_assignees: bool,
+    /// Added before every answer (a slow server).
+    pub latency: Option<std::time::Duration>,
 }
 
 impl State {
@@ -244,6 +246,7 @@ impl State {
             fail_after: None,
             project_errors: HashMap::new(),
             multiple_assignees: true,
+            latency: None,
         }
     }
 
