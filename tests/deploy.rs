@@ -7,6 +7,8 @@
 //! (kubernetes-validate, offline, strict) for the oldest and newest Kubernetes the chart
 //! supports, the plain manifests against the render (byte for byte) and against kustomize,
 //! and the operator config inside the ConfigMap with `updatebot validate --operator`. The
+//! serve Deployment's container is also run for real (its args, env and config, against the
+//! GitLab API fake): probes, metrics, webhook secret, JSON logs and SIGTERM. The
 //! tools come from `scripts/deploy-env.sh install` (run by `scripts/test.sh`); without them
 //! the tests that need them skip, unless `UPDATEBOT_REQUIRE_SERVICES` is set.
 
@@ -1208,5 +1210,303 @@ fn the_ci_snippet_builds_both_images_without_docker() {
     assert!(
         image.ends_with("buildah/stable") && skip.is_null(),
         "{image}:{tag} {skip}"
+    );
+}
+
+// ------------------------------------------------------------- serve, for real ---
+
+/// The process environment kubelet would give the container: its `envFrom` Secret's keys,
+/// then its `env` (values and `secretKeyRef`s, which win over `envFrom` as in Kubernetes),
+/// every secret value read from the rendered Secret.
+fn container_env(container: &Value, docs: &[Value]) -> Vec<(String, String)> {
+    let secret = the(docs, "Secret");
+    let secret_value = |name: &str, key: &str| -> Option<String> {
+        assert_eq!(str_at(secret, "/metadata/name"), name, "another Secret");
+        secret["stringData"][key].as_str().map(str::to_string)
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for from in container["envFrom"].as_array().unwrap() {
+        let name = str_at(from, "/secretRef/name");
+        for key in secret["stringData"].as_object().unwrap().keys() {
+            out.push((key.clone(), secret_value(name, key).unwrap()));
+        }
+    }
+    for e in container["env"].as_array().unwrap() {
+        let name = str_at(e, "/name").to_string();
+        let value = match e.get("value") {
+            Some(v) => v.as_str().unwrap().to_string(),
+            None => {
+                let from = &e["valueFrom"]["secretKeyRef"];
+                secret_value(str_at(from, "/name"), str_at(from, "/key"))
+                    .unwrap_or_else(|| panic!("{name}: no such key in the Secret"))
+            }
+        };
+        out.retain(|(n, _)| n != &name);
+        out.push((name, value));
+    }
+    out
+}
+
+/// The serve Deployment's container, started as Kubernetes would start it (its args, the
+/// environment from its `env`/`envFrom` and the rendered Secret, the ConfigMap's operator
+/// config at the mounted path) against the GitLab API fake, on the port its probes name:
+/// both probes answer 200 (readiness only once the fleet was listed with the Secret's
+/// token), /metrics is Prometheus text, the webhook and /run take the secret the chart wired
+/// and refuse another, a run goes through the fleet's project, every log line is a JSON
+/// object (run id included), and SIGTERM ends it cleanly well within the grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_serve_deployment_runs_the_real_server() {
+    use fake_gitlab::{access, FakeGitlab, ProjectOptions};
+    use std::time::{Duration, Instant};
+
+    let Some(tools) = tools() else { return };
+    const HOOK_SECRET: &str = "hook-5e1f";
+    let gitlab = FakeGitlab::start().await;
+    let bot = gitlab.add_user("updatebot");
+    // A project whose run needs no registry: a pip entry and an empty requirements file.
+    let project = gitlab.add_project_with(ProjectOptions::new("svc", "api").files(&[
+        (
+            ".updatebot.yml",
+            "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: weekly}\n",
+        ),
+        ("requirements.txt", "# nothing pinned yet\n"),
+    ]));
+    gitlab.add_member(project, bot.id, access::DEVELOPER);
+    let values = json!({
+        "serve": {"enabled": true, "webhook": {"enabled": true}},
+        "secret": {"env": {"GITLAB_TOKEN": bot.token, "UPDATEBOT_WEBHOOK_SECRET": HOOK_SECRET}},
+        // A yearly schedule: no tick fires during the test; the run comes from POST /run.
+        "schedule": "0 0 1 1 *",
+        "config": {"gitlab": {"url": gitlab.url()}, "fleet": {"projects": null, "groups": ["svc"]}},
+    });
+    let docs = yaml_docs(&helm_template(&tools, &values, &[]).unwrap());
+    let pod = &the(&docs, "Deployment")["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+
+    // The config where the ConfigMap is mounted; the listen address on a free loopback port
+    // in place of the one the probes reach through the `http` port.
+    let mount = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "config")
+        .expect("the config volume is mounted");
+    assert_eq!(str_at(mount, "/mountPath"), CONFIG_DIR);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yml");
+    std::fs::write(&config, operator_config(&docs).0).unwrap();
+    let http_port = container["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "http")
+        .and_then(|p| p["containerPort"].as_u64())
+        .expect("a port named http");
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(str_at(container, &format!("/{probe}/httpGet/port")), "http");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let chart_listen = format!("0.0.0.0:{http_port}");
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| match a.as_str().unwrap() {
+            CONFIG_FILE => config.to_str().unwrap().to_string(),
+            a if a == chart_listen => listen.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    assert!(
+        args.contains(&listen),
+        "--listen {chart_listen} not in {args:?}"
+    );
+    assert!(
+        args.contains(&config.to_str().unwrap().to_string()),
+        "{args:?}"
+    );
+    assert!(
+        container.get("command").is_none(),
+        "the image's ENTRYPOINT runs"
+    );
+
+    let env = container_env(container, &docs);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_updatebot"))
+        .args(&args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        // The container's HOME is its /tmp emptyDir; here, a scratch folder.
+        .env("HOME", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Read the log as it comes (a full pipe would block the server).
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let log = tokio::spawn(async move {
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stderr_pipe, &mut text)
+            .await
+            .unwrap();
+        text
+    });
+
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("http://{listen}{path}");
+    let probe = |name: &str| str_at(container, &format!("/{name}/httpGet/path")).to_string();
+    let get = |path: String| {
+        let request = client.get(url(&path)).send();
+        async move {
+            match request.await {
+                Ok(resp) => Some((resp.status().as_u16(), resp.text().await.unwrap())),
+                Err(_) => None,
+            }
+        }
+    };
+    let mut live = None;
+    for _ in 0..200 {
+        live = get(probe("livenessProbe")).await;
+        if live.is_some() {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "serve exited early");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(live.map(|l| l.0), Some(200), "the liveness probe");
+    let mut ready = None;
+    for _ in 0..200 {
+        ready = get(probe("readinessProbe")).await;
+        if ready.as_ref().is_some_and(|r| r.0 == 200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        ready.as_ref().map(|r| r.0),
+        Some(200),
+        "the readiness probe (the fleet listed with the Secret's token): {ready:?}"
+    );
+
+    let (status, metrics) = get("/metrics".into()).await.unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("# TYPE updatebot_runs_total counter\n")
+            && metrics.lines().any(|l| l == "updatebot_run_in_progress 0"),
+        "{metrics}"
+    );
+
+    // The webhook is on with the secret the chart wired, and refuses any other token; so
+    // is POST /run (the same secret as a bearer token).
+    let post = |path: &str, header: (&'static str, String), body: &'static str| {
+        client
+            .post(url(path))
+            .header(header.0, header.1)
+            .header("X-Gitlab-Event", "Note Hook")
+            .body(body)
+            .send()
+    };
+    let status = |resp: reqwest::Result<reqwest::Response>| resp.unwrap().status().as_u16();
+    let token = |t: &str| ("X-Gitlab-Token", t.to_string());
+    assert_eq!(
+        status(post("/webhook", token("not-the-secret"), "{}").await),
+        401
+    );
+    let resp = post("/webhook", token(HOOK_SECRET), "{}").await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.text().await.unwrap(), "ignored: not a comment event\n");
+    let bearer = |t: &str| ("Authorization", format!("Bearer {t}"));
+    assert_eq!(
+        status(post("/run", bearer("not-the-secret"), "").await),
+        401
+    );
+    assert_eq!(status(post("/run", bearer(HOOK_SECRET), "").await), 202);
+    let mut metrics = String::new();
+    for _ in 0..300 {
+        metrics = get("/metrics".into()).await.unwrap().1;
+        if metrics
+            .lines()
+            .any(|l| l == "updatebot_runs_total{trigger=\"manual\",outcome=\"ok\"} 1")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for line in [
+        "updatebot_runs_total{trigger=\"manual\",outcome=\"ok\"} 1",
+        "updatebot_projects_total{outcome=\"worked\"} 1",
+        "updatebot_webhooks_total{outcome=\"unauthorized\"} 1",
+        "updatebot_webhooks_total{outcome=\"ignored\"} 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no `{line}` in\n{metrics}"
+        );
+    }
+    let (status, report) = get("/report".into()).await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    let report: Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["projects"][0]["project"], "svc/api", "{report:#}");
+    let run_id = str_at(&report, "/run_id").to_string();
+
+    // SIGTERM, as kubelet stops the pod: a clean exit long before the grace period ends.
+    let pid = child.id().unwrap().to_string();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+    let asked = Instant::now();
+    let exit = tokio::time::timeout(Duration::from_secs(grace), child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("serve did not stop within the pod's {grace} s grace period"))
+        .unwrap();
+    assert!(exit.success(), "serve exited with {exit}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "an idle server took {:?} to stop",
+        asked.elapsed()
+    );
+
+    // `--log-format json`: every line a JSON object, the run's lines with its id, the stop
+    // logged; the tokens nowhere.
+    let log = log.await.unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str::<Value>(line)
+                .ok()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| panic!("--log-format json, yet this line: {line}\n{log}"))
+        })
+        .collect();
+    let message = |l: &Value| {
+        l["fields"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        lines.iter().any(|l| message(l) == "run finished"
+            && l["fields"]["run_id"].as_str() == Some(run_id.as_str())),
+        "no `run finished` line with run id {run_id}:\n{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| message(l).starts_with("shutting down")),
+        "{log}"
+    );
+    assert!(
+        !log.contains(&bot.token) && !log.contains(HOOK_SECRET),
+        "{log}"
     );
 }
