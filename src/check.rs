@@ -329,7 +329,7 @@ impl Checker<'_> {
                     keys.insert((
                         manifest.ecosystem,
                         registry_urls(plugin, dep, manifest, self.settings),
-                        dep.package_name.clone(),
+                        plugin.lookup_name(dep),
                     ));
                 }
             }
@@ -413,7 +413,7 @@ impl Checker<'_> {
                 let key = (
                     manifest.ecosystem,
                     registry_urls(plugin, dep, &manifest, self.settings),
-                    dep.package_name.clone(),
+                    plugin.lookup_name(dep),
                 );
                 match (answers.get(&key), plugin.scheme(dep.versioning)) {
                     (Some(Ok(list)), Some(scheme)) => {

@@ -62,6 +62,9 @@ fn rules_from(
                 update_types: i.update_types.iter().copied().map(update_type).collect(),
             })
             .collect(),
+        digest_settle_hours: cooldown
+            .and_then(|c| c.digest_settle_hours)
+            .unwrap_or(policy::DEFAULT_DIGEST_SETTLE_HOURS),
         cooldown: cooldown.map(|c| policy::Cooldown {
             default_days: c.default_days.unwrap_or(0),
             major_days: c.semver_major_days,

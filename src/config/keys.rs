@@ -73,6 +73,7 @@ pub const COOLDOWN_KEYS: &[&str] = &[
     "semver-major-days",
     "semver-minor-days",
     "semver-patch-days",
+    "digest-settle-hours",
     "include",
     "exclude",
 ];

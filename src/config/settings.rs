@@ -13,6 +13,8 @@ use super::rules::{self, CRON_PATTERN, NAME_PATTERN, TIMEZONE_PATTERN, TIME_PATT
 use super::walk::{place, Field, Fields, KeySet, Walker};
 use super::yaml::{Kind, Node, Value};
 
+/// Upper bound for `cooldown.digest-settle-hours` (a month).
+const MAX_SETTLE_HOURS: u64 = 24 * 31;
 /// Upper bound for `open-merge-requests-limit`.
 pub const MAX_OPEN_LIMIT: u64 = 1000;
 /// Upper bound for the `cooldown` day counts.
@@ -148,6 +150,8 @@ pub struct Cooldown {
     pub semver_major_days: Option<u32>,
     pub semver_minor_days: Option<u32>,
     pub semver_patch_days: Option<u32>,
+    /// Hours a container tag must have stood still before its new digest is proposed.
+    pub digest_settle_hours: Option<u32>,
     /// Globs over dependency names the cooldown applies to (empty = all).
     pub include: Vec<String>,
     /// Globs over dependency names exempt from the cooldown.
@@ -517,6 +521,10 @@ fn cooldown(w: &mut Walker, f: Field<'_>) -> Option<Cooldown> {
         semver_patch_days: days("semver-patch-days"),
         ..Cooldown::default()
     };
+    c.digest_settle_hours = cf
+        .get("digest-settle-hours")
+        .and_then(|f| w.uint(f, MAX_SETTLE_HOURS))
+        .and_then(|h| u32::try_from(h).ok());
     c.include = cf.get("include").map(|f| globs(w, f)).unwrap_or_default();
     c.exclude = cf.get("exclude").map(|f| globs(w, f)).unwrap_or_default();
     Some(c)
