@@ -116,6 +116,9 @@ pub fn describe(
             released
         ));
     }
+    if let Some(security) = &change.security {
+        out.push_str(&security.section());
+    }
     let mut links = Vec::new();
     for u in &change.updates {
         let Some(releases) = u.releases.as_deref() else {

@@ -201,6 +201,8 @@ pub struct Fleet<'a> {
     /// Work only on the entries owning these `ecosystem:directory` scopes (a command on one
     /// merge request, acted on at once), whatever the window says.
     pub focus: Option<std::collections::BTreeSet<String>>,
+    /// Where vulnerability advisories come from; `None`: no security merge requests.
+    pub advisories: Option<Arc<updatebot_advisory::Advisories>>,
 }
 
 impl<'a> Fleet<'a> {
@@ -224,6 +226,7 @@ impl<'a> Fleet<'a> {
             run_id: new_run_id(now),
             stop: None,
             focus: None,
+            advisories: None,
         }
     }
 
@@ -472,14 +475,24 @@ impl Fleet<'_> {
                 due_entries.insert(entry.index);
             }
         }
-        if due_entries.is_empty() {
+        // Security updates are served whenever the bot runs, for every entry that wants them.
+        let security_entries: std::collections::BTreeSet<usize> = all
+            .entries()
+            .filter(|e| self.advisories.is_some() && e.security_updates.enabled)
+            .filter(|e| self.focus.is_none() || due_entries.contains(&e.index))
+            .map(|e| e.index)
+            .collect();
+        if due_entries.is_empty() && security_entries.is_empty() {
             report.skipped = Some(match self.focus {
                 Some(_) => "no entry of its .updatebot.yml owns the merge request".to_string(),
                 None => "no entry of its .updatebot.yml is due in this run".to_string(),
             });
             return Ok(());
         }
-        for entry in all.entries().filter(|e| due_entries.contains(&e.index)) {
+        for entry in all
+            .entries()
+            .filter(|e| due_entries.contains(&e.index) || security_entries.contains(&e.index))
+        {
             let target = entry
                 .target_branch
                 .clone()
@@ -523,9 +536,32 @@ impl Fleet<'_> {
                     .problems
                     .extend(crate::report::failures(std::slice::from_ref(r), None));
             }
-            let planned = plan::plan(&results, &settings, &self.operator.bot);
-            let scopes = plan::scopes(&results, &settings);
+            let mut planned = plan::plan(&results, &settings, &self.operator.bot);
+            let mut scopes = plan::scopes(&results, &settings);
             let lockfiles = self.read_lockfiles(project, &base, &results).await?;
+            let mut keep = std::collections::BTreeSet::new();
+            if let Some(advisories) = &self.advisories {
+                let security = ProjectSettings::for_entries(Some(&repo), self.operator, &|e| {
+                    security_entries.contains(&e.index)
+                        && e.target_branch.clone().unwrap_or_else(|| default.clone()) == target
+                })
+                .map_err(|e| e.to_string())?;
+                if security.entries().next().is_some() {
+                    let pass = crate::security::fleet::Pass {
+                        fleet: self,
+                        advisories,
+                        project,
+                        base: &base,
+                        settings: &security,
+                    };
+                    let sec = pass.plan().await?;
+                    planned.extend(sec.changes);
+                    scopes.extend(sec.scopes);
+                    keep = sec.keep;
+                    report.problems.extend(sec.problems);
+                    report.changes.extend(sec.skipped);
+                }
+            }
             let ctx = reconcile::Context {
                 forge,
                 checker: &checker,
@@ -536,6 +572,7 @@ impl Fleet<'_> {
                 results: &results,
                 lockfiles: &lockfiles,
                 scopes: &scopes,
+                keep: &keep,
             };
             ctx.reconcile(planned, &existing, report).await?;
         }
@@ -555,7 +592,19 @@ impl Fleet<'_> {
             .files(project, base)
             .await
             .map_err(forge_problem)?;
-        let mut scan = Scan::new(self.plugins, &files, settings);
+        let manifests = self.scan_at(project, base, settings, &files).await?;
+        Ok(checker.check(manifests, &files, &|_, _, _| {}).await)
+    }
+
+    /// The manifests at `base` that `settings` cover, read through the forge.
+    pub(crate) async fn scan_at(
+        &self,
+        project: &Project,
+        base: &str,
+        settings: &ProjectSettings,
+        files: &[String],
+    ) -> Result<Vec<crate::scan::Manifest>, String> {
+        let mut scan = Scan::new(self.plugins, files, settings);
         loop {
             let batch = scan.pending();
             if batch.is_empty() {
@@ -587,7 +636,7 @@ impl Fleet<'_> {
                 scan.add(&path, manager, ecosystem, content);
             }
         }
-        Ok(checker.check(scan.finish(), &files, &|_, _, _| {}).await)
+        Ok(scan.finish())
     }
 
     /// Lockfiles kept apart from their manifests, read once for the apply step.

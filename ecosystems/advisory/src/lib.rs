@@ -110,6 +110,12 @@ impl Advisories {
         }
     }
 
+    /// Whether [`Advisories::find`] gives every record of a package (a dump), rather than
+    /// only those of the version asked about (the API).
+    pub fn lists_whole_packages(&self) -> bool {
+        matches!(self.source, Source::Dump(_))
+    }
+
     /// How many records were fetched one by one (API), for reports.
     pub fn records_fetched(&self) -> usize {
         self.records.lock().map(|r| r.len()).unwrap_or(0)
