@@ -172,8 +172,22 @@ pub async fn plan_changes(p: &Planning<'_>, findings: &[Finding]) -> Vec<Planned
             .or_default()
             .push(f);
     }
+    // The worst first, so that the open limit keeps the most severe.
+    let worst = |members: &[&Finding]| {
+        members
+            .iter()
+            .flat_map(|f| f.advisories.first())
+            .map(|a| (a.severity.rank(), a.severity.score.unwrap_or(-1.0)))
+            .fold((0, -1.0), |m, x| if x > m { x } else { m })
+    };
+    let mut ordered: Vec<_> = groups.into_iter().collect();
+    ordered.sort_by(|(ka, a), (kb, b)| {
+        let (ra, sa) = worst(a);
+        let (rb, sb) = worst(b);
+        rb.cmp(&ra).then(sb.total_cmp(&sa)).then(ka.cmp(kb))
+    });
     let mut out = Vec::new();
-    for ((ecosystem, directory, package), members) in groups {
+    for ((ecosystem, directory, package), members) in ordered {
         out.push(change(p, ecosystem, &directory, &package, &members).await);
     }
     out
