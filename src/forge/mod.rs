@@ -117,6 +117,9 @@ pub struct MergeRequest {
     pub merge_status: MergeStatus,
     pub author: String,
     pub web_url: String,
+    /// When it was opened (`None`: the forge did not say).
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A new merge request.
@@ -152,6 +155,39 @@ pub struct Note {
     pub system: bool,
     /// Award emoji names given by the bot on this note.
     pub bot_awards: Vec<String>,
+}
+
+/// An issue (the bot keeps one: its dashboard).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    pub iid: u64,
+    pub title: String,
+    pub description: String,
+    pub web_url: String,
+}
+
+/// What GitLab's CI lint says of a project's CI configuration (`GET /projects/:id/ci/lint`
+/// with a dry run: a pipeline created for a push to `dry_run_ref`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiLint {
+    pub valid: bool,
+    #[serde(default)]
+    pub errors: Vec<String>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The configuration with its includes merged in.
+    #[serde(default)]
+    pub merged_yaml: Option<String>,
+    /// The jobs the simulated pipeline would have.
+    #[serde(default)]
+    pub jobs: Vec<CiLintJob>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiLintJob {
+    pub name: String,
+    #[serde(default)]
+    pub stage: Option<String>,
 }
 
 /// Which projects a fleet run walks.
@@ -262,4 +298,34 @@ pub trait Forge: Send + Sync {
     /// A milestone's id by title.
     async fn milestone_id(&self, project: &Project, title: &str)
         -> Result<Option<u64>, ForgeError>;
+
+    /// The bot's open issue with exactly this title, if there is one.
+    async fn find_issue(&self, project: &Project, title: &str)
+        -> Result<Option<Issue>, ForgeError>;
+
+    async fn create_issue(
+        &self,
+        project: &Project,
+        title: &str,
+        description: &str,
+        labels: &[String],
+    ) -> Result<Issue, ForgeError>;
+
+    async fn edit_issue(
+        &self,
+        project: &Project,
+        iid: u64,
+        description: &str,
+    ) -> Result<(), ForgeError>;
+
+    /// CI lint of the configuration at `content_ref`, simulating a push pipeline on
+    /// `dry_run_ref`. `None`: this forge cannot lint.
+    async fn ci_lint(
+        &self,
+        _project: &Project,
+        _content_ref: &str,
+        _dry_run_ref: &str,
+    ) -> Result<Option<CiLint>, ForgeError> {
+        Ok(None)
+    }
 }

@@ -3,10 +3,13 @@
 //! reconcile them with the ones earlier runs opened. The forge is the only state.
 
 pub mod body;
+pub mod budget;
 pub mod commands;
+pub mod dashboard;
 pub mod meta;
 pub mod plan;
 mod reconcile;
+mod upkeep;
 
 use crate::check::{Checker, ManifestResult};
 use crate::config::{parse_repo_config, OperatorConfig, REPO_CONFIG_FILE};
@@ -68,6 +71,8 @@ pub struct ChangeReport {
     pub branch: String,
     /// `pip`, `npm`, `docker` (unknown for a merge request whose record is unreadable).
     pub ecosystem: Option<String>,
+    /// `ecosystem:directory`: the `.updatebot.yml` entry's share of the project.
+    pub scope: Option<String>,
     /// The dependency updates the merge request carries.
     pub updates: Vec<UpdateReport>,
     pub action: Action,
@@ -95,6 +100,11 @@ pub struct ProjectReport {
     pub changes: Vec<ChangeReport>,
     /// Manifests that could not be read and lookups that failed, each naming its file/package.
     pub problems: Vec<String>,
+    /// What the project's CI does with the bot's merge requests (when checked).
+    pub ci: Option<crate::ci::CiCheck>,
+    /// Closed merge requests whose ignore a person undid from the dashboard in this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undone_ignores: Vec<u64>,
 }
 
 impl ProjectReport {
@@ -105,6 +115,8 @@ impl ProjectReport {
             skipped: None,
             changes: Vec::new(),
             problems: Vec::new(),
+            ci: None,
+            undone_ignores: Vec::new(),
         }
     }
 
@@ -203,6 +215,8 @@ pub struct Fleet<'a> {
     pub focus: Option<std::collections::BTreeSet<String>>,
     /// Where vulnerability advisories come from; `None`: no security merge requests.
     pub advisories: Option<Arc<updatebot_advisory::Advisories>>,
+    /// What is left of the run's fleet-wide budgets (`bot.budgets`).
+    pub budget: Arc<budget::RunBudget>,
 }
 
 impl<'a> Fleet<'a> {
@@ -227,6 +241,7 @@ impl<'a> Fleet<'a> {
             stop: None,
             focus: None,
             advisories: None,
+            budget: Arc::new(budget::RunBudget::new(operator.bot.budgets)),
         }
     }
 
@@ -258,9 +273,16 @@ pub fn registry_client(
             })
         })
         .collect();
+    let secs = |s: u32| std::time::Duration::from_secs(u64::from(s));
+    let http = &operator.http;
     let options = HttpOptions {
-        timeout: std::time::Duration::from_secs(u64::from(operator.http.timeout_seconds)),
-        retries: operator.http.retries,
+        timeout: secs(http.timeout_seconds),
+        connect_timeout: secs(http.connect_timeout_seconds),
+        retries: http.retries,
+        max_wait: secs(http.max_retry_wait_seconds),
+        per_host: usize::try_from(http.per_host_concurrency).unwrap_or(usize::MAX),
+        circuit_failures: http.circuit_breaker_failures,
+        circuit_open_for: secs(http.circuit_breaker_seconds),
         ..HttpOptions::default()
     };
     HttpClient::new(options, credentials)
@@ -317,7 +339,7 @@ fn located(problems: &[crate::config::Problem]) -> String {
         .join("; ")
 }
 
-fn forge_problem(e: ForgeError) -> String {
+pub(super) fn forge_problem(e: ForgeError) -> String {
     e.to_string()
 }
 
@@ -501,10 +523,18 @@ impl Fleet<'_> {
                 targets.push(target);
             }
         }
-        let existing = forge
+        let mut existing = forge
             .merge_requests(project, &self.operator.bot.branch_prefix)
             .await
             .map_err(forge_problem)?;
+        let opened_today =
+            std::sync::atomic::AtomicUsize::new(budget::opened_today(&existing, self.now));
+        let mut seen = upkeep::Seen {
+            issue: self
+                .dashboard_before(project, &mut existing, report)
+                .await?,
+            scopes: BTreeMap::new(),
+        };
         for target in targets {
             let default = project.default_branch.clone();
             let settings = ProjectSettings::for_entries(Some(&repo), self.operator, &|e| {
@@ -531,15 +561,20 @@ impl Fleet<'_> {
                 concurrency: 16,
             };
             let results = self.check_at(&checker, project, &base, &settings).await?;
+            let mut scope_problems: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for r in &results {
-                report
-                    .problems
-                    .extend(crate::report::failures(std::slice::from_ref(r), None));
+                let failures = crate::report::failures(std::slice::from_ref(r), None);
+                scope_problems
+                    .entry(plan::scope_of_result(r, &settings))
+                    .or_default()
+                    .extend(failures.iter().cloned());
+                report.problems.extend(failures);
             }
             let mut planned = plan::plan(&results, &settings, &self.operator.bot);
             let mut scopes = plan::scopes(&results, &settings);
             let lockfiles = self.read_lockfiles(project, &base, &results).await?;
             let mut keep = std::collections::BTreeSet::new();
+            let mut skipped = Vec::new();
             if let Some(advisories) = &self.advisories {
                 let security = ProjectSettings::for_entries(Some(&repo), self.operator, &|e| {
                     security_entries.contains(&e.index)
@@ -559,7 +594,7 @@ impl Fleet<'_> {
                     scopes.extend(sec.scopes);
                     keep = sec.keep;
                     report.problems.extend(sec.problems);
-                    report.changes.extend(sec.skipped);
+                    skipped = sec.skipped;
                 }
             }
             let ctx = reconcile::Context {
@@ -573,8 +608,19 @@ impl Fleet<'_> {
                 lockfiles: &lockfiles,
                 scopes: &scopes,
                 keep: &keep,
+                budget: &self.budget,
+                opened_today: &opened_today,
             };
+            let from = report.changes.len();
+            report.changes.extend(skipped);
             ctx.reconcile(planned, &existing, report).await?;
+            seen.scopes
+                .extend(upkeep::scope_lines(report, from, &scope_problems, &scopes));
+        }
+        // A dashboard that could not be written fails the project (its changes stay
+        // reported): the next run writes it.
+        if let Err(e) = self.dashboard_after(project, &all, seen, report).await {
+            report.error.get_or_insert(format!("dashboard: {e}"));
         }
         Ok(())
     }

@@ -81,6 +81,27 @@ fn ref_safe(part: &str) -> String {
         .to_string()
 }
 
+/// A version for titles and branch names: a digest shortened to 12 hex digits, as
+/// `docker images` shows them (`1.28.0-alpine@sha256:393b52560379`). The full value stays in
+/// the body, the commit message and the record.
+pub fn short_version(version: &str) -> String {
+    let shorten = |digest: &str| -> String {
+        match digest.split_once(':') {
+            Some((algo, hex)) if hex.len() > 12 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                format!("{algo}:{}", &hex[..12])
+            }
+            _ => digest.to_string(),
+        }
+    };
+    match version.split_once('@') {
+        Some((tag, digest)) => format!("{tag}@{}", shorten(digest)),
+        None if version.starts_with("sha256:") || version.starts_with("sha512:") => {
+            shorten(version)
+        }
+        None => version.to_string(),
+    }
+}
+
 /// `updatebot/pip/backend/requests-2.32.3` (separator from the entry).
 pub fn branch_name(
     prefix: &str,
@@ -206,15 +227,18 @@ pub fn scopes(
 ) -> std::collections::BTreeSet<String> {
     results
         .iter()
-        .map(|r| {
-            let entry = settings.config_for(r.manifest.ecosystem, &r.manifest.path);
-            format!(
-                "{}:{}",
-                r.manifest.ecosystem.as_str(),
-                directory_for(entry, &r.manifest.path)
-            )
-        })
+        .map(|r| scope_of_result(r, settings))
         .collect()
+}
+
+/// The `ecosystem:directory` scope one manifest belongs to.
+pub fn scope_of_result(result: &ManifestResult, settings: &ProjectSettings) -> String {
+    let entry = settings.config_for(result.manifest.ecosystem, &result.manifest.path);
+    format!(
+        "{}:{}",
+        result.manifest.ecosystem.as_str(),
+        directory_for(entry, &result.manifest.path)
+    )
 }
 
 /// (ecosystem, directory, package, new version): one dependency update across manifests.
@@ -302,7 +326,13 @@ pub fn plan(
         let commit = entry.map(|e| e.commit_message.clone()).unwrap_or_default();
         let moves: Vec<String> = updates
             .iter()
-            .map(|u| format!("from {} to {}", u.from, u.to))
+            .map(|u| {
+                format!(
+                    "from {} to {}",
+                    short_version(&u.from),
+                    short_version(&u.to)
+                )
+            })
             .collect();
         let development = updates.iter().all(|u| u.development);
         let title = format!(
@@ -312,7 +342,10 @@ pub fn plan(
             moves.join(", "),
             location(&directory)
         );
-        let newest = updates.last().map(|u| u.to.clone()).unwrap_or_default();
+        let newest = updates
+            .last()
+            .map(|u| short_version(&u.to))
+            .unwrap_or_default();
         out.push(change(
             format!("{}:{directory}:{package}", ecosystem.as_str()),
             branch_name(
@@ -412,6 +445,31 @@ fn change(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_are_short_in_titles_and_branches() {
+        let full =
+            "1.28.0-alpine@sha256:393b52560379c1120cf5670b860ac006155de4678f8492c9f4c997ce5eb4e2a3";
+        assert_eq!(short_version(full), "1.28.0-alpine@sha256:393b52560379");
+        assert_eq!(
+            short_version(
+                "sha256:393b52560379c1120cf5670b860ac006155de4678f8492c9f4c997ce5eb4e2a3"
+            ),
+            "sha256:393b52560379"
+        );
+        assert_eq!(short_version("1.2.3"), "1.2.3");
+        assert_eq!(short_version("npm:@scope/x@1.2.3"), "npm:@scope/x@1.2.3");
+        assert_eq!(
+            branch_name(
+                "updatebot",
+                '/',
+                Ecosystem::Docker,
+                "/",
+                &format!("nginx-{}", short_version(full))
+            ),
+            "updatebot/docker/nginx-1.28.0-alpine-sha256-393b52560379"
+        );
+    }
 
     #[test]
     fn branch_names_follow_the_layout() {

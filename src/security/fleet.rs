@@ -195,6 +195,7 @@ impl Pass<'_> {
                     ),
                     branch: String::new(),
                     ecosystem: Some(finding.installed.ecosystem.as_str().to_string()),
+                    scope: Some(mr::scope(finding.installed.ecosystem, &directory)),
                     updates: Vec::new(),
                     action: Action::Skipped,
                     merge_request: None,
