@@ -754,9 +754,10 @@ async fn a_transitive_npm_fix_bumps_the_parent_through_the_lock_alone() {
     // The dependency dashboard shows the security merge requests and what has no fix.
     let board = &w.gitlab.issues(web)[0].description;
     for text in [
-        "Bump ms from 2.1.2 to 2.1.3 [security]",
+        // (Markdown characters of titles escaped.)
+        "Bump ms from 2.1.2 to 2.1.3 \\[security\\]",
         "**npm in `/`, security updates**",
-        "- waiting: left-pad 1.2.0 is vulnerable [security] — UBT-2026-0002 in package-lock.json: no fix available",
+        "- waiting: left-pad 1.2.0 is vulnerable \\[security\\] — UBT-2026-0002 in package-lock.json: no fix available",
     ] {
         assert!(board.contains(text), "{text} not in:\n{board}");
     }

@@ -78,8 +78,8 @@ impl CiCheck {
         let mut out = Vec::new();
         if self.quiet() {
             out.push(format!(
-                "- ✅ A bot merge request runs one merge-request pipeline, with no deployment (checked on `{}`).",
-                inline(&self.branch)
+                "- ✅ A bot merge request runs one merge-request pipeline, with no deployment (checked on {}).",
+                crate::run::sanitize::code(&self.branch)
             ));
         }
         if !self.branch_pipeline_jobs.is_empty() {
@@ -114,7 +114,7 @@ impl CiCheck {
 fn code_list(names: &[String]) -> String {
     names
         .iter()
-        .map(|n| format!("`{}`", n.replace('`', "'")))
+        .map(|n| crate::run::sanitize::code(n))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -208,6 +208,9 @@ struct TreeEntry {
     path: String,
     #[serde(rename = "type")]
     kind: String,
+    /// Git's file mode: `120000` is a symbolic link.
+    #[serde(default)]
+    mode: String,
 }
 
 #[derive(Deserialize)]
@@ -627,7 +630,7 @@ impl Forge for GitlabForge {
         }
     }
 
-    async fn files(&self, project: &Project, sha: &str) -> Result<Vec<String>, ForgeError> {
+    async fn files(&self, project: &Project, sha: &str) -> Result<crate::scan::Tree, ForgeError> {
         let entries: Vec<TreeEntry> = api::paged(
             api::projects::repository::Tree::builder()
                 .project(project.id.as_str())
@@ -640,11 +643,15 @@ impl Forge for GitlabForge {
         .query_async(&self.api)
         .await
         .map_err(|e| forge_error(&format!("{}: tree at {sha}", project.path), e))?;
-        Ok(entries
-            .into_iter()
-            .filter(|e| e.kind == "blob")
-            .map(|e| e.path)
-            .collect())
+        let mut tree = crate::scan::Tree::default();
+        for e in entries.into_iter().filter(|e| e.kind == "blob") {
+            if e.mode == "120000" {
+                tree.links.push(e.path);
+            } else {
+                tree.files.push(e.path);
+            }
+        }
+        Ok(tree)
     }
 
     async fn read_file(

@@ -58,7 +58,10 @@ impl LocalForge {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new("git");
-        cmd.arg("--git-dir")
+        // No hooks: `update-ref` would run a `reference-transaction` hook, code the bot
+        // did not choose to run.
+        cmd.args(["-c", "core.hooksPath=/dev/null"])
+            .arg("--git-dir")
             .arg(&self.git_dir)
             .env("GIT_AUTHOR_NAME", BOT_NAME)
             .env("GIT_AUTHOR_EMAIL", BOT_EMAIL)
@@ -272,15 +275,22 @@ impl Forge for LocalForge {
         self.sha_of(branch).await
     }
 
-    async fn files(&self, _project: &Project, sha: &str) -> Result<Vec<String>, ForgeError> {
-        let out = self
-            .git(&["ls-tree", "-r", "-z", "--name-only", sha])
-            .await?;
-        Ok(out
-            .split('\0')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect())
+    async fn files(&self, _project: &Project, sha: &str) -> Result<crate::scan::Tree, ForgeError> {
+        // `<mode> <type> <object>\t<path>`; `120000` is a symbolic link, `commit` a submodule.
+        let out = self.git(&["ls-tree", "-r", "-z", sha]).await?;
+        let mut tree = crate::scan::Tree::default();
+        for entry in out.split('\0').filter(|s| !s.is_empty()) {
+            let Some((info, path)) = entry.split_once('\t') else {
+                continue;
+            };
+            let mut fields = info.split(' ');
+            match (fields.next(), fields.next()) {
+                (Some("120000"), _) => tree.links.push(path.to_string()),
+                (Some(_), Some("blob")) => tree.files.push(path.to_string()),
+                _ => {}
+            }
+        }
+        Ok(tree)
     }
 
     async fn read_file(

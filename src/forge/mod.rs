@@ -217,8 +217,9 @@ pub trait Forge: Send + Sync {
         branch: &str,
     ) -> Result<Option<String>, ForgeError>;
 
-    /// Every file path at `sha` (repo-relative).
-    async fn files(&self, project: &Project, sha: &str) -> Result<Vec<String>, ForgeError>;
+    /// Every file path at `sha` (repo-relative): regular files, and symbolic links apart
+    /// (they are never read nor written; submodules are left out).
+    async fn files(&self, project: &Project, sha: &str) -> Result<crate::scan::Tree, ForgeError>;
 
     /// A file's text at `sha`, or `None` if it does not exist.
     async fn read_file(

@@ -77,30 +77,11 @@ pub struct Dashboard<'a> {
     pub ci: Option<Vec<String>>,
 }
 
-/// Text from manifests and registries, made safe for one markdown list line: no line
-/// breaks, no HTML, and no GitLab reference (`@user`, `#1`, `!1`, `~label`, `%milestone`,
-/// `&epic`, `$snippet`) that would ping someone or cross-link.
+/// Text from manifests, registries and merge requests as one inert Markdown list line
+/// (see [`super::sanitize::inline`]): no line breaks, no HTML, no links, and no GitLab
+/// reference that would ping someone or cross-link.
 pub fn inline(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_control() => out.push(' '),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '@' | '#' | '!' | '~' | '%' | '&' | '$' => {
-                out.push(c);
-                if chars
-                    .peek()
-                    .is_some_and(|n| n.is_alphanumeric() || *n == '_' || *n == '"')
-                {
-                    out.push('\u{200b}');
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    super::sanitize::inline_max(text, super::sanitize::MAX_MESSAGE)
 }
 
 fn block<'t>(text: &'t str, start: &str) -> Option<&'t str> {
@@ -333,7 +314,7 @@ mod tests {
         };
         let text = render(&d, None);
         assert!(
-            text.contains("- !2 Bump &lt;img src=x&gt; from @\u{200b}everyone to #\u{200b}1\n"),
+            text.contains("- !2 Bump &lt;img src\\=x&gt; from @\u{2060}everyone to \\#\u{2060}1\n"),
             "{text}"
         );
     }

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod meta;
 pub mod plan;
 mod reconcile;
+pub mod sanitize;
 mod upkeep;
 
 use crate::check::{Checker, ManifestResult};
@@ -560,7 +561,7 @@ impl Fleet<'_> {
                 now: self.now,
                 concurrency: 16,
             };
-            let results = self.check_at(&checker, project, &base, &settings).await?;
+            let (results, tree) = self.check_at(&checker, project, &base, &settings).await?;
             let mut scope_problems: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for r in &results {
                 let failures = crate::report::failures(std::slice::from_ref(r), None);
@@ -572,7 +573,9 @@ impl Fleet<'_> {
             }
             let mut planned = plan::plan(&results, &settings, &self.operator.bot);
             let mut scopes = plan::scopes(&results, &settings);
-            let lockfiles = self.read_lockfiles(project, &base, &results).await?;
+            let lockfiles = self
+                .read_lockfiles(project, &base, &results, &tree.links)
+                .await?;
             let mut keep = std::collections::BTreeSet::new();
             let mut skipped = Vec::new();
             if let Some(advisories) = &self.advisories {
@@ -632,25 +635,29 @@ impl Fleet<'_> {
         project: &Project,
         base: &str,
         settings: &ProjectSettings,
-    ) -> Result<Vec<ManifestResult>, String> {
-        let files = self
+    ) -> Result<(Vec<ManifestResult>, crate::scan::Tree), String> {
+        let tree = self
             .forge
             .files(project, base)
             .await
             .map_err(forge_problem)?;
-        let manifests = self.scan_at(project, base, settings, &files).await?;
-        Ok(checker.check(manifests, &files, &|_, _, _| {}).await)
+        let manifests = self.scan_at(project, base, settings, &tree).await?;
+        // Links too: a symlinked lockfile blocks its manifest's update (never read).
+        let results = checker.check(manifests, &tree.all(), &|_, _, _| {}).await;
+        Ok((results, tree))
     }
 
-    /// The manifests at `base` that `settings` cover, read through the forge.
+    /// The manifests at `base` that `settings` cover, read through the forge (symbolic
+    /// links refused).
     pub(crate) async fn scan_at(
         &self,
         project: &Project,
         base: &str,
         settings: &ProjectSettings,
-        files: &[String],
+        tree: &crate::scan::Tree,
     ) -> Result<Vec<crate::scan::Manifest>, String> {
-        let mut scan = Scan::new(self.plugins, files, settings);
+        let mut scan = Scan::new(self.plugins, &tree.files, settings);
+        scan.refuse_links(&tree.links);
         loop {
             let batch = scan.pending();
             if batch.is_empty() {
@@ -664,18 +671,9 @@ impl Fleet<'_> {
             .await;
             for ((path, manager, ecosystem), read) in batch.into_iter().zip(reads) {
                 let content = match read {
-                    Ok(Some(text)) if text.len() as u64 <= crate::scan::MAX_MANIFEST_BYTES => {
-                        Ok(text)
-                    }
-                    Ok(Some(text)) => Err(ManifestError::new(
-                        &path,
-                        None,
-                        format!(
-                            "file is {} bytes, over the {}-byte limit",
-                            text.len(),
-                            crate::scan::MAX_MANIFEST_BYTES
-                        ),
-                    )),
+                    Ok(Some(text)) => crate::scan::check_size(&path, text.len() as u64)
+                        .map(|()| text)
+                        .map_err(ManifestError::from),
                     Ok(None) => Err(ManifestError::new(&path, None, "listed but not readable")),
                     Err(e) => return Err(forge_problem(e)),
                 };
@@ -685,13 +683,15 @@ impl Fleet<'_> {
         Ok(scan.finish())
     }
 
-    /// Lockfiles kept apart from their manifests, read once for the apply step.
+    /// Lockfiles kept apart from their manifests, read once for the apply step (or why one
+    /// cannot be: a symbolic link, over the size limit).
     async fn read_lockfiles(
         &self,
         project: &Project,
         base: &str,
         results: &[ManifestResult],
-    ) -> Result<BTreeMap<String, String>, String> {
+        links: &[String],
+    ) -> Result<BTreeMap<String, Result<String, String>>, String> {
         let mut out = BTreeMap::new();
         for r in results {
             let Some((path, _)) = &r.lockfile else {
@@ -700,13 +700,24 @@ impl Fleet<'_> {
             if path == &r.manifest.path || out.contains_key(path) {
                 continue;
             }
+            if links.contains(path) {
+                let refused = crate::scan::ReadError::Symlink {
+                    path: path.clone(),
+                    via: None,
+                };
+                out.insert(path.clone(), Err(refused.to_string()));
+                continue;
+            }
             if let Some(text) = self
                 .forge
                 .read_file(project, base, path)
                 .await
                 .map_err(forge_problem)?
             {
-                out.insert(path.clone(), text);
+                let checked = crate::scan::check_size(path, text.len() as u64)
+                    .map(|()| text)
+                    .map_err(|e| e.to_string());
+                out.insert(path.clone(), checked);
             }
         }
         Ok(out)

@@ -8,6 +8,7 @@ use crate::config::{
 };
 use crate::policy::NamePattern;
 use crate::project::ProjectSettings;
+use crate::run::sanitize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use updatebot_core::registry::ReleaseList;
@@ -75,10 +76,13 @@ fn ref_safe(part: &str) -> String {
             }
         })
         .collect();
-    cleaned
-        .replace("..", "-")
-        .trim_matches(['.', '-'])
-        .to_string()
+    let cleaned = cleaned.replace("..", "-");
+    // Bounded: git keeps each ref as a file, and file names have a limit.
+    let end = cleaned
+        .char_indices()
+        .nth(MAX_BRANCH_PART)
+        .map_or(cleaned.len(), |(i, _)| i);
+    cleaned[..end].trim_matches(['.', '-']).to_string()
 }
 
 /// A version for titles and branch names: a digest shortened to 12 hex digits, as
@@ -101,6 +105,8 @@ pub fn short_version(version: &str) -> String {
         None => version.to_string(),
     }
 }
+/// Longest piece of a branch name taken from a name or a version.
+const MAX_BRANCH_PART: usize = 100;
 
 /// `updatebot/pip/backend/requests-2.32.3` (separator from the entry).
 pub fn branch_name(
@@ -414,9 +420,17 @@ fn change(
     if !labels.contains(&bot.ci_label) {
         labels.push(bot.ci_label.clone());
     }
+    // Names and versions come from manifests and registries: one line each, no references
+    // or mentions (GitLab acts on those in titles and commit messages too).
+    let title = sanitize::plain(&title, sanitize::MAX_TITLE);
     let mut body = String::new();
     for u in &updates {
-        body.push_str(&format!("\nBumps {} from {} to {}.", u.name, u.from, u.to));
+        body.push_str(&format!(
+            "\nBumps {} from {} to {}.",
+            sanitize::plain(&u.name, sanitize::MAX_FIELD),
+            sanitize::plain(&u.from, sanitize::MAX_FIELD),
+            sanitize::plain(&u.to, sanitize::MAX_FIELD)
+        ));
     }
     PlannedChange {
         commit_message: format!("{title}\n{body}\n"),
@@ -469,6 +483,44 @@ mod tests {
             ),
             "updatebot/docker/nginx-1.28.0-alpine-sha256-393b52560379"
         );
+    }
+
+    #[test]
+    fn titles_and_commit_messages_are_one_inert_line() {
+        let update = PlannedUpdate {
+            name: "pkg\n\nCloses #1".into(),
+            package: "pkg".into(),
+            from: "1.0".into(),
+            to: "2.0 @all !3\nSigned-off-by: x".into(),
+            update_type: UpdateType::Major,
+            development: false,
+            scheme: "npm",
+            sites: vec![],
+            releases: None,
+            notes: vec![],
+        };
+        let title = format!("Bump {} from {} to {}", update.name, update.from, update.to);
+        let planned = change(
+            "k".into(),
+            branch_name("updatebot", '/', Ecosystem::Npm, "/", &"x".repeat(500)),
+            Ecosystem::Npm,
+            "/".into(),
+            None,
+            vec![update],
+            title,
+            None,
+            &BotSettings::default(),
+        );
+        assert!(!planned.title.contains('\n'), "{}", planned.title);
+        for text in [&planned.title, &planned.commit_message] {
+            for reference in ["#1", "@all", "!3"] {
+                assert!(!text.contains(reference), "{reference} in {text:?}");
+            }
+        }
+        // Subject line, blank line, one line per update.
+        assert_eq!(planned.commit_message.lines().count(), 3);
+        assert!(!planned.commit_message.contains("\nSigned-off-by"));
+        assert!(planned.branch.len() < 200, "{}", planned.branch);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use super::body::describe;
 use super::commands::{self, Command};
 use super::meta::{Ignore, Meta, MetaUpdate};
 use super::plan::PlannedChange;
+use super::sanitize;
 use super::{Action, ChangeReport, ProjectReport, UpdateReport};
 use crate::apply;
 use crate::check::{Checker, ManifestResult, Outcome};
@@ -30,7 +31,7 @@ pub(super) struct Context<'a> {
     pub target: &'a str,
     pub base: &'a str,
     pub results: &'a [ManifestResult],
-    pub lockfiles: &'a BTreeMap<String, String>,
+    pub lockfiles: &'a BTreeMap<String, Result<String, String>>,
     /// The `ecosystem:directory` scopes this run read; other merge requests are left alone.
     pub scopes: &'a BTreeSet<String>,
     /// Keys of merge requests kept open although no change is planned for them (a security
@@ -336,7 +337,7 @@ impl Context<'_> {
             self.lockfiles
                 .get(path)
                 .cloned()
-                .ok_or_else(|| format!("{path}: not read"))
+                .unwrap_or_else(|| Err(format!("{path}: not read")))
         };
         let applied = apply::apply_selected(self.checker, self.results, &selected, &read).await;
         let failures: Vec<String> = applied
@@ -779,9 +780,13 @@ impl Context<'_> {
                 continue;
             }
             let reason = reasons.join("; ");
+            // The reasons quote names, versions and registry messages: made inert.
             self.close_by_bot(
                 e,
-                &format!("Closing: this update is no longer needed ({reason})."),
+                &format!(
+                    "Closing: this update is no longer needed ({}).",
+                    sanitize::inline_max(&reason, sanitize::MAX_MESSAGE)
+                ),
             )
             .await?;
             report

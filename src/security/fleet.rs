@@ -115,16 +115,25 @@ pub struct Pass<'a> {
 impl Pass<'_> {
     pub async fn plan(&self) -> Result<Planned, String> {
         let fleet = self.fleet;
-        let files = fleet
+        let tree = fleet
             .forge
             .files(self.project, self.base)
             .await
             .map_err(|e| e.to_string())?;
         let manifests = fleet
-            .scan_at(self.project, self.base, self.settings, &files)
+            .scan_at(self.project, self.base, self.settings, &tree)
             .await?;
+        // Links too, so that a symlinked lockfile is found (and then refused, never read).
+        let files = tree.all();
         let mut locks = BTreeMap::new();
+        let mut refused = Vec::new();
         for path in inventory::lockfiles(fleet.plugins, &manifests, &files) {
+            if tree.links.contains(&path) {
+                refused.push(format!(
+                    "security updates: {path}: a symbolic link, not read; its packages were not checked"
+                ));
+                continue;
+            }
             if let Some(text) = fleet
                 .forge
                 .read_file(self.project, self.base, &path)
@@ -142,7 +151,10 @@ impl Pass<'_> {
             now: fleet.now,
             concurrency: 16,
         };
-        let mut planned = Planned::default();
+        let mut planned = Planned {
+            problems: refused,
+            ..Planned::default()
+        };
         let audit = match super::audit(&checker, &manifests, &files, &locks, self.advisories).await
         {
             Ok(a) => a,

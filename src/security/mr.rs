@@ -11,8 +11,9 @@ use crate::check::Checker;
 use crate::config::BotSettings;
 use crate::forge::FileAction;
 use crate::project::ProjectSettings;
-use crate::run::body::{safe_url, sanitize};
+use crate::run::body::safe_url;
 use crate::run::plan::{self, PlannedChange, PlannedUpdate};
+use crate::run::sanitize::inline as sanitize;
 use crate::scan::Manifest;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -306,11 +307,15 @@ async fn change(
         .filter(|u| u.name == package)
         .map(|u| format!("from {} to {}", u.from, u.to))
         .collect();
-    let title = format!(
-        "{} {package} {} [security]{}",
-        plan::lead(&commit, development),
-        moves.join(", "),
-        plan::location(directory)
+    // Registry and advisory text is untrusted: plain, bounded text only.
+    let title = crate::run::sanitize::plain(
+        &format!(
+            "{} {package} {} [security]{}",
+            plan::lead(&commit, development),
+            moves.join(", "),
+            plan::location(directory)
+        ),
+        crate::run::sanitize::MAX_TITLE,
     );
     let newest = updates
         .iter()
@@ -331,10 +336,21 @@ async fn change(
         }
     }
     let mut body = String::new();
+    let plain = |t: &str| crate::run::sanitize::plain(t, crate::run::sanitize::MAX_FIELD);
     for u in &updates {
-        body.push_str(&format!("\nBumps {} from {} to {}.", u.name, u.from, u.to));
+        body.push_str(&format!(
+            "\nBumps {} from {} to {}.",
+            plain(&u.name),
+            plain(&u.from),
+            plain(&u.to)
+        ));
     }
-    body.push_str(&format!("\nFixes {}.", advisories.join(", ")));
+    let ids: Vec<String> = advisories
+        .iter()
+        .take(MAX_ADVISORIES)
+        .map(|a| plain(a))
+        .collect();
+    body.push_str(&format!("\nFixes {}.", ids.join(", ")));
     PlannedChange {
         commit_message: format!("{title}\n{body}\n"),
         key: format!("{KEY_PREFIX}{}:{directory}:{package}", ecosystem.as_str()),

@@ -127,8 +127,13 @@ struct TokenAnswer {
     access_token: Option<String>,
 }
 
+/// The tags of one `tags/list` answer (an absent or null `tags` is no tags).
+pub fn decode_tag_list(body: &[u8]) -> Result<Vec<String>, serde_json::Error> {
+    serde_json::from_slice::<TagList>(body).map(|list| list.tags.unwrap_or_default())
+}
+
 /// The `rel="next"` target of a `Link` header.
-fn next_link(header: &str) -> Option<String> {
+pub fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
         let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
@@ -427,13 +432,11 @@ impl OciRegistry {
             if !response.is_success() {
                 return Err(self.status_error(package, &response));
             }
-            let list: TagList =
-                serde_json::from_slice(&response.body).map_err(|e| RegistryError::Malformed {
-                    package: package.to_string(),
-                    registry: self.shown.clone(),
-                    detail: format!("the tag list is not the expected JSON: {e}"),
-                })?;
-            let page = list.tags.unwrap_or_default();
+            let page = decode_tag_list(&response.body).map_err(|e| RegistryError::Malformed {
+                package: package.to_string(),
+                registry: self.shown.clone(),
+                detail: format!("the tag list is not the expected JSON: {e}"),
+            })?;
             let empty = page.is_empty();
             tags.extend(page);
             if tags.len() > MAX_TAGS {

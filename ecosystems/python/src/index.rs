@@ -182,7 +182,7 @@ impl Registry for SimpleIndex {
 
 /// A file as an index lists it, before grouping by version.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct IndexFile {
+pub struct IndexFile {
     pub filename: String,
     pub url: String,
     pub hashes: BTreeMap<String, String>,
@@ -247,7 +247,7 @@ fn yanked_value(value: Option<serde_json::Value>) -> Option<String> {
     }
 }
 
-pub(crate) fn parse_simple_json(body: &[u8], page: &Url) -> Result<Vec<IndexFile>, String> {
+pub fn parse_simple_json(body: &[u8], page: &Url) -> Result<Vec<IndexFile>, String> {
     let parsed: SimpleJson =
         serde_json::from_slice(body).map_err(|e| format!("invalid PEP 691 JSON: {e}"))?;
     Ok(parsed
@@ -316,7 +316,7 @@ fn attributes(tag: &str) -> Vec<(String, Option<String>)> {
     out
 }
 
-pub(crate) fn parse_simple_html(text: &str, page: &Url) -> Result<Vec<IndexFile>, String> {
+pub fn parse_simple_html(text: &str, page: &Url) -> Result<Vec<IndexFile>, String> {
     let mut files = Vec::new();
     let lower = text.to_ascii_lowercase();
     let mut cursor = 0;
@@ -395,7 +395,7 @@ pub(crate) fn version_from_filename(name: &str, filename: &str) -> Option<String
         .map(|i| stem[i + 1..].to_string())
 }
 
-pub(crate) fn group_files(name: &str, files: Vec<IndexFile>) -> ReleaseList {
+pub fn group_files(name: &str, files: Vec<IndexFile>) -> ReleaseList {
     let mut by_version: BTreeMap<String, Vec<IndexFile>> = BTreeMap::new();
     for file in files {
         let Some(version) = version_from_filename(name, &file.filename) else {
@@ -499,7 +499,7 @@ fn project_link(urls: &BTreeMap<String, String>, labels: &[&str]) -> Option<Stri
         .map(|(_, v)| v.clone())
 }
 
-pub(crate) fn parse_json_api(name: &str, body: &[u8]) -> Result<ReleaseList, String> {
+pub fn parse_json_api(name: &str, body: &[u8]) -> Result<ReleaseList, String> {
     let answer: JsonApiAnswer =
         serde_json::from_slice(body).map_err(|e| format!("invalid JSON API answer: {e}"))?;
     let files = answer
