@@ -261,6 +261,10 @@ impl ProjectSettings {
 
     /// The index of the entry owning an `ecosystem:directory` scope (a merge request's).
     pub fn entry_for_scope(&self, scope: &str) -> Option<usize> {
+        // A security merge request belongs to the entry of its directory too.
+        let scope = scope
+            .strip_prefix(crate::security::mr::KEY_PREFIX)
+            .unwrap_or(scope);
         let (name, directory) = scope.split_once(':')?;
         let ecosystem = [Ecosystem::Python, Ecosystem::Npm, Ecosystem::Docker]
             .into_iter()

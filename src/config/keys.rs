@@ -45,12 +45,14 @@ pub const SETTINGS_KEYS: &[&str] = &[
     BRANCH_NAME_GITLAB,
     "insecure-external-code-execution",
     "vendor",
+    SECURITY_UPDATES,
 ];
 
 pub const OPEN_LIMIT: &str = "open-pull-requests-limit";
 pub const OPEN_LIMIT_GITLAB: &str = "open-merge-requests-limit";
 pub const BRANCH_NAME: &str = "pull-request-branch-name";
 pub const BRANCH_NAME_GITLAB: &str = "merge-request-branch-name";
+pub const SECURITY_UPDATES: &str = "security-updates";
 
 /// All keys of an `updates[]` entry.
 pub fn update_keys() -> Vec<&'static str> {
@@ -78,6 +80,8 @@ pub const COOLDOWN_KEYS: &[&str] = &[
     "exclude",
 ];
 pub const BRANCH_NAME_KEYS: &[&str] = &["separator"];
+/// `security-updates` of an entry: merge requests for vulnerable locked versions.
+pub const SECURITY_KEYS: &[&str] = &["enabled", OPEN_LIMIT, OPEN_LIMIT_GITLAB];
 
 /// Top level of the operator config.
 pub const OPERATOR_TOP_KEYS: &[&str] = &[

@@ -45,6 +45,17 @@ pub struct UpdateSettings {
     pub branch_name_separator: Option<BranchSeparator>,
     pub insecure_external_code_execution: Option<InsecureExternalCodeExecution>,
     pub vendor: Option<bool>,
+    /// `security-updates`: merge requests for vulnerable locked versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_updates: Option<SecurityUpdates>,
+}
+
+/// `security-updates` of an entry or of the operator defaults; unset fields fall back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SecurityUpdates {
+    pub enabled: Option<bool>,
+    /// `open-pull-requests-limit` or `open-merge-requests-limit`, for security merge requests.
+    pub open_merge_requests_limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -224,7 +235,21 @@ pub(crate) fn parse_settings(w: &mut Walker, fields: &Fields<'_>) -> UpdateSetti
     if let Some(f) = fields.get("vendor") {
         s.vendor = w.bool(f);
     }
+    if let Some(f) = fields.get(SECURITY_UPDATES) {
+        s.security_updates = security_updates(w, f);
+    }
     s
+}
+
+fn security_updates(w: &mut Walker, f: Field<'_>) -> Option<SecurityUpdates> {
+    let p = f.path();
+    let sf = w.map(f.value, &p, &KeySet::new(SECURITY_KEYS))?;
+    Some(SecurityUpdates {
+        enabled: sf.get("enabled").and_then(|f| w.bool(f)),
+        open_merge_requests_limit: one_of(w, &sf, OPEN_LIMIT, OPEN_LIMIT_GITLAB)
+            .and_then(|f| w.uint(f, MAX_OPEN_LIMIT))
+            .and_then(|n| u32::try_from(n).ok()),
+    })
 }
 
 /// The value of `a` or of its other spelling `b`; giving both is a problem.

@@ -4,9 +4,11 @@
 pub mod collate;
 pub mod doc;
 pub mod flags;
+pub mod graph;
 pub mod legacy;
 pub mod locked;
 pub mod place;
+pub mod transitive;
 pub mod tree;
 pub mod update;
 

@@ -8,7 +8,10 @@ use super::{flags, legacy};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
-use updatebot_core::{LockError, LockRequest, LockfileUpdater};
+use updatebot_core::registry::Release;
+use updatebot_core::{
+    Dependent, LockError, LockRequest, LockedPackage, LockfileUpdater, Lookup, Requirement,
+};
 
 pub const UPDATER: &str = "package-lock";
 
@@ -121,6 +124,35 @@ impl LockfileUpdater for PackageLock {
         )
     }
 
+    fn locked_packages(
+        &self,
+        lock_path: &str,
+        lock: &str,
+    ) -> Option<Result<Vec<LockedPackage>, LockError>> {
+        Some(super::graph::locked_packages(lock_path, lock))
+    }
+
+    async fn dependents(
+        &self,
+        lock_path: &str,
+        lock: &str,
+        package: &str,
+        version: &str,
+        _lookup: &dyn Lookup,
+    ) -> Result<Option<Vec<Dependent>>, LockError> {
+        super::graph::dependents(lock_path, lock, package, version).map(Some)
+    }
+
+    async fn requirement(
+        &self,
+        _parent: &str,
+        release: &Release,
+        package: &str,
+        _lookup: &dyn Lookup,
+    ) -> Requirement {
+        super::graph::requirement(release, package)
+    }
+
     async fn update(&self, request: LockRequest<'_>) -> Result<String, LockError> {
         let path = request.lock_path;
         let mut doc = LockDoc::parse(path, request.lock_content)?;
@@ -198,19 +230,29 @@ impl LockfileUpdater for PackageLock {
             let name = &update.dependency.name;
             let edge = edges(&placer.packages, &declarer)
                 .into_iter()
-                .find(|e| &e.name == name)
-                .ok_or_else(|| {
-                    failed(
+                .find(|e| &e.name == name);
+            match edge {
+                Some(edge) => {
+                    placer
+                        .update_direct(&declarer, &edge, update.release)
+                        .await?
+                }
+                // A package the manifest does not declare moves through the lock alone.
+                None if update.new_value.is_none() => {
+                    placer
+                        .update_transitive(&update.dependency.package_name, update.release)
+                        .await?
+                }
+                None => {
+                    return Err(failed(
                         path,
                         format!(
                             "`{name}` is not a dependency of `{}`",
                             request.manifest_path
                         ),
-                    )
-                })?;
-            placer
-                .update_direct(&declarer, &edge, update.release)
-                .await?;
+                    ))
+                }
+            }
         }
         placer.prune();
         let after_flags = flags::compute(&placer.packages);
@@ -348,6 +390,7 @@ mod tests {
         );
         add("lru-cache", &[("6.0.0", &[("yallist", "^4.0.0")])], "6.0.0");
         add("yallist", &[("4.0.0", &[])], "4.0.0");
+        add("parent", &[("1.0.0", &[("ms", "^2.1.0")])], "1.0.0");
         Registry(m)
     }
 
@@ -477,6 +520,73 @@ mod tests {
             locations(&back),
             [("node_modules/semver".into(), "5.7.2".into())]
         );
+    }
+
+    async fn transitive(lock: &str, name: &str, version: &str) -> Result<String, LockError> {
+        let reg = registry();
+        let list = reg.0[name].clone();
+        let release = list.release(version).unwrap().clone();
+        let dep = Dependency::new(name, name, "", None, "npm");
+        let planned = [PlannedUpdate {
+            dependency: &dep,
+            new_value: None,
+            new_version: version,
+            release: &release,
+            releases: &list,
+        }];
+        let doc: Value = serde_json::from_str(lock).unwrap();
+        let manifest = serde_json::json!({"name": "demo", "version": "1.0.0", "dependencies": doc["packages"][""]["dependencies"]}).to_string();
+        let manifest = manifest.as_str();
+        PackageLock
+            .update(LockRequest {
+                manifest_path: "package.json",
+                manifest_before: manifest,
+                manifest_after: manifest,
+                lock_path: "package-lock.json",
+                lock_content: lock,
+                updates: &planned,
+                lookup: &reg,
+            })
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_transitive_dependency_moves_through_the_lock_where_its_dependents_admit_it() {
+        let lock = lock_v3(serde_json::json!({
+            "": {"name": "demo", "version": "1.0.0", "dependencies": {"parent": "^1.0.0", "debug": "4.3.4"}},
+            "node_modules/debug": {"version": "4.3.4", "resolved": "http://reg/debug/-/debug-4.3.4.tgz", "integrity": "sha512-debug4.3.4", "dependencies": {"ms": "2.1.2"}},
+            "node_modules/debug/node_modules/ms": {"version": "2.1.2", "resolved": "http://reg/ms/-/ms-2.1.2.tgz", "integrity": "sha512-ms2.1.2"},
+            "node_modules/ms": {"version": "2.1.2", "resolved": "http://reg/ms/-/ms-2.1.2.tgz", "integrity": "sha512-ms2.1.2"},
+            "node_modules/parent": {"version": "1.0.0", "resolved": "http://reg/parent/-/parent-1.0.0.tgz", "integrity": "sha512-parent1.0.0", "dependencies": {"ms": "^2.1.0"}}
+        }));
+        // debug pins ms 2.1.2 exactly: the nested copy cannot move, and the update says who.
+        let err = transitive(&lock, "ms", "2.1.3").await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("debug requires `ms@2.1.2`, which does not admit 2.1.3"),
+            "{err}"
+        );
+        // Without debug's copy, the shared one moves.
+        let mut doc: Value = serde_json::from_str(&lock).unwrap();
+        let packages = doc["packages"].as_object_mut().unwrap();
+        packages.remove("node_modules/debug/node_modules/ms");
+        packages.remove("node_modules/debug");
+        packages[""]["dependencies"]
+            .as_object_mut()
+            .unwrap()
+            .remove("debug");
+        let lock = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+        let out = transitive(&lock, "ms", "2.1.3").await.unwrap();
+        assert_eq!(
+            locations(&out),
+            [
+                ("node_modules/ms".into(), "2.1.3".into()),
+                ("node_modules/parent".into(), "1.0.0".into()),
+            ]
+        );
+        // Already there: nothing to do; not locked at all: an error.
+        assert_eq!(transitive(&out, "ms", "2.1.3").await.unwrap(), out);
+        assert!(transitive(&out, "yallist", "4.0.0").await.is_err());
     }
 
     #[tokio::test]
