@@ -602,16 +602,26 @@ impl Fleet<'_> {
             let Some((path, _)) = &r.lockfile else {
                 continue;
             };
-            if path == &r.manifest.path || out.contains_key(path) {
-                continue;
-            }
-            if let Some(text) = self
-                .forge
-                .read_file(project, base, path)
-                .await
-                .map_err(forge_problem)?
-            {
-                out.insert(path.clone(), text);
+            let wanted = std::iter::once(path).chain(&r.related_files);
+            for path in wanted {
+                if path == &r.manifest.path || out.contains_key(path) {
+                    continue;
+                }
+                // A manifest of this run is already read.
+                if let Some(m) = results.iter().find(|m| &m.manifest.path == path) {
+                    if m.manifest.result.is_ok() {
+                        out.insert(path.clone(), m.manifest.content.clone());
+                        continue;
+                    }
+                }
+                if let Some(text) = self
+                    .forge
+                    .read_file(project, base, path)
+                    .await
+                    .map_err(forge_problem)?
+                {
+                    out.insert(path.clone(), text);
+                }
             }
         }
         Ok(out)
