@@ -1,0 +1,353 @@
+//! yarn.lock (yarn 1 and yarn 4), pnpm-lock.yaml and package-lock.json v1 updated through
+//! the real tools, end to end against the two verdaccio registries (main, and the
+//! token-protected `@acme` scope). Each case under `fixtures/npm/<case>/` is updated by
+//! `updatebot update` and compared with its `out/` tree; then the tool itself is the oracle:
+//!
+//! * it accepts the lock as it is (`yarn install --frozen-lockfile`, `yarn install
+//!   --immutable --mode=skip-build`, `pnpm install --frozen-lockfile --lockfile-only`,
+//!   `npm ci --dry-run` and `npm ls`);
+//! * the lock is byte for byte what the tool writes itself for the same manual update (the
+//!   edited `package.json` files, or `yarn upgrade` / `pnpm update --no-save` for a
+//!   lockfile-only update: the fixture's `tool-oracle` file);
+//! * no lifecycle script ran: every fixture's `package.json` has `preinstall`, `postinstall`
+//!   and `prepare` scripts touching a marker file (and the yarn 4 case a `yarnPath` release
+//!   that would write it), which must not exist afterwards.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::*;
+
+struct Env {
+    registry: String,
+    scoped: String,
+    token: String,
+    bin: String,
+    yarn: String,
+    yarn_berry: String,
+    pnpm: String,
+    npm: String,
+}
+
+fn env() -> Option<Env> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let all = (|| {
+        Some(Env {
+            registry: var("UPDATEBOT_TEST_NPM_REGISTRY")?,
+            scoped: var("UPDATEBOT_TEST_NPM_SCOPED_REGISTRY")?,
+            token: var("UPDATEBOT_TEST_NPM_SCOPED_TOKEN")?,
+            bin: var("UPDATEBOT_TEST_NPM_BIN")?,
+            yarn: var("UPDATEBOT_TEST_YARN")?,
+            yarn_berry: var("UPDATEBOT_TEST_YARN_BERRY")?,
+            pnpm: var("UPDATEBOT_TEST_PNPM")?,
+            npm: var("UPDATEBOT_TEST_NPM")?,
+        })
+    })();
+    if all.is_none() {
+        assert!(
+            std::env::var_os("UPDATEBOT_REQUIRE_SERVICES").is_none(),
+            "the npm registries and tools are not there: run the tests through scripts/test.sh"
+        );
+        eprintln!("skipped: no local npm registries and tools (run scripts/test.sh)");
+    }
+    all
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tool {
+    Yarn,
+    YarnBerry,
+    Pnpm,
+    Npm,
+}
+
+impl Tool {
+    fn lock(&self) -> &'static str {
+        match self {
+            Tool::Yarn | Tool::YarnBerry => "yarn.lock",
+            Tool::Pnpm => "pnpm-lock.yaml",
+            Tool::Npm => "package-lock.json",
+        }
+    }
+
+    /// What the tool does for a manual update (the edited manifests in place).
+    fn manual(&self) -> &'static [&'static str] {
+        match self {
+            Tool::Yarn => &[
+                "install",
+                "--ignore-scripts",
+                "--no-bin-links",
+                "--non-interactive",
+            ],
+            Tool::YarnBerry => &["install", "--mode=update-lockfile"],
+            Tool::Pnpm => &[
+                "install",
+                "--lockfile-only",
+                "--ignore-scripts",
+                "--config.manage-package-manager-versions=false",
+            ],
+            Tool::Npm => &[
+                "install",
+                "--package-lock-only",
+                "--ignore-scripts",
+                "--lockfile-version=1",
+            ],
+        }
+    }
+
+    /// Commands that must succeed on the updated lock without changing it.
+    fn accept(&self) -> Vec<&'static [&'static str]> {
+        match self {
+            Tool::Yarn => vec![&[
+                "install",
+                "--frozen-lockfile",
+                "--ignore-scripts",
+                "--no-bin-links",
+                "--non-interactive",
+            ]],
+            // `--immutable` refuses `--mode=update-lockfile`: this fetches and links (no
+            // builds), failing if the lock would change.
+            Tool::YarnBerry => vec![&["install", "--immutable", "--mode=skip-build"]],
+            Tool::Pnpm => vec![&[
+                "install",
+                "--frozen-lockfile",
+                "--lockfile-only",
+                "--ignore-scripts",
+                "--config.manage-package-manager-versions=false",
+            ]],
+            Tool::Npm => vec![
+                &["ci", "--ignore-scripts", "--dry-run"],
+                &["ls", "--all", "--package-lock-only"],
+            ],
+        }
+    }
+}
+
+impl Env {
+    fn program(&self, tool: Tool) -> &str {
+        match tool {
+            Tool::Yarn => &self.yarn,
+            Tool::YarnBerry => &self.yarn_berry,
+            Tool::Pnpm => &self.pnpm,
+            Tool::Npm => &self.npm,
+        }
+    }
+
+    fn fill(&self, text: &str, marker: &Path) -> String {
+        text.replace("@@NPM_SCOPED@@/", &self.scoped)
+            .replace("@@NPM@@/", &self.registry)
+            .replace("@@MARKER@@", &marker.display().to_string())
+    }
+
+    fn unfill(&self, text: &str, marker: &Path) -> String {
+        text.replace(&marker.display().to_string(), "@@MARKER@@")
+            .replace(&self.scoped, "@@NPM_SCOPED@@/")
+            .replace(&self.registry, "@@NPM@@/")
+    }
+
+    fn copy(&self, from: &Path, to: &Path, marker: &Path) {
+        for file in files(from) {
+            let target = to.join(&file);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            let text = std::fs::read_to_string(from.join(&file)).unwrap();
+            std::fs::write(target, self.fill(&text, marker)).unwrap();
+        }
+    }
+
+    fn operator_config(&self, dir: &Path) -> PathBuf {
+        std::fs::write(dir.join("scoped-token"), format!("{}\n", self.token)).unwrap();
+        let path = dir.join("operator.yml");
+        std::fs::write(
+            &path,
+            format!(
+                "registries:\n  npm-main:\n    type: npm-registry\n    url: {}\n    replaces-base: true\n  npm-acme:\n    type: npm-registry\n    url: {}\n    token-file: scoped-token\nlockfiles:\n  yarn.lock: {{tool: {}}}\n  yarn-berry: {{tool: {}}}\n  pnpm-lock.yaml: {{tool: {}}}\n  package-lock.json: {{tool: {}}}\n",
+                self.registry, self.scoped, self.yarn, self.yarn_berry, self.pnpm, self.npm
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// A home for the oracle runs: the registries and the scope's token, as a user would
+    /// configure them.
+    fn oracle_home(&self, dir: &Path) -> PathBuf {
+        let home = dir.join("oracle-home");
+        std::fs::create_dir_all(&home).unwrap();
+        let scoped_dart = self.scoped.trim_start_matches("http:");
+        std::fs::write(
+            home.join(".npmrc"),
+            format!(
+                "registry={}\n@acme:registry={}\n{scoped_dart}:_authToken={}\nfund=false\naudit=false\nupdate-notifier=false\n",
+                self.registry, self.scoped, self.token
+            ),
+        )
+        .unwrap();
+        let server = |u: &str| u.trim_end_matches('/').to_string();
+        std::fs::write(
+            home.join(".yarnrc.yml"),
+            format!(
+                "npmRegistryServer: \"{}\"\nunsafeHttpWhitelist: [\"127.0.0.1\"]\nnpmMinimalAgeGate: 0\nnpmScopes:\n  acme:\n    npmRegistryServer: \"{}\"\n    npmMinimalAgeGate: 0\nnpmRegistries:\n  \"{}\":\n    npmAuthToken: \"{}\"\n",
+                server(&self.registry),
+                server(&self.scoped),
+                server(&self.scoped),
+                self.token
+            ),
+        )
+        .unwrap();
+        home
+    }
+
+    /// Run `tool ARGS` in `dir` as a user would, with scripts off.
+    fn run(&self, tool: Tool, home: &Path, dir: &Path, args: &[&str]) -> (bool, String) {
+        let out = Command::new(self.program(tool))
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin))
+            .env("HOME", home)
+            .env("YARN_ENABLE_SCRIPTS", "false")
+            .env("YARN_IGNORE_PATH", "1")
+            .env("YARN_ENABLE_TELEMETRY", "false")
+            .env("COREPACK_ENABLE_STRICT", "0")
+            .output()
+            .expect("the tool runs");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
+
+fn run_case(name: &str, tool: Tool) {
+    let Some(env) = env() else { return };
+    let case = repo_root().join("fixtures/npm").join(name);
+    let work = tempfile::tempdir().unwrap();
+    let marker = work.path().join("lifecycle-script-ran");
+    let tree = work.path().join("repo");
+    env.copy(&case.join("in"), &tree, &marker);
+    let config = env.operator_config(work.path());
+    let started = std::time::Instant::now();
+    let output = updatebot(&[
+        "update",
+        tree.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let elapsed = started.elapsed();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    eprintln!("{name}: updatebot update took {elapsed:?}");
+    assert!(
+        !marker.exists(),
+        "a lifecycle script (or yarnPath) ran during the update"
+    );
+    // Compare with out/, addresses put back to placeholders.
+    let actual = work.path().join("actual");
+    for file in files(&tree) {
+        let target = actual.join(&file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(
+            target,
+            env.unfill(&std::fs::read_to_string(tree.join(&file)).unwrap(), &marker),
+        )
+        .unwrap();
+    }
+    assert_same_tree(&case.join("out"), &actual);
+
+    let home = env.oracle_home(work.path());
+    let lock = |dir: &Path| std::fs::read_to_string(dir.join(tool.lock())).unwrap();
+    // The tool accepts the lock as it is.
+    let check = work.path().join("check");
+    env.copy(&case.join("out"), &check, &marker);
+    for args in tool.accept() {
+        let (ok, log) = env.run(tool, &home, &check, args);
+        assert!(ok, "{tool:?} {args:?} refused the lock:\n{log}");
+        assert_eq!(
+            lock(&check),
+            lock(&tree),
+            "{tool:?} {args:?} changed the lock"
+        );
+    }
+    // The tool's own lock for the same update is the same file.
+    let theirs = work.path().join("theirs");
+    env.copy(&case.join("in"), &theirs, &marker);
+    for file in files(&tree)
+        .into_iter()
+        .filter(|f| f.ends_with("package.json"))
+    {
+        std::fs::copy(tree.join(&file), theirs.join(&file)).unwrap();
+    }
+    let oracle = std::fs::read_to_string(case.join("tool-oracle")).ok();
+    let args: Vec<&str> = match &oracle {
+        Some(text) => text.split_whitespace().collect(),
+        None => tool.manual().to_vec(),
+    };
+    let (ok, log) = env.run(tool, &home, &theirs, &args);
+    assert!(ok, "{tool:?} {args:?} failed:\n{log}");
+    assert_eq!(
+        env.unfill(&lock(&tree), &marker),
+        env.unfill(&lock(&theirs), &marker),
+        "ours (left) differs from {tool:?}'s own lock (right)"
+    );
+    assert!(!marker.exists(), "a lifecycle script ran in an oracle run");
+}
+
+#[test]
+fn yarn_classic_bump() {
+    run_case("yarn_classic_bump", Tool::Yarn);
+}
+
+#[test]
+fn yarn_classic_in_range_update() {
+    run_case("yarn_classic_in_range_update", Tool::Yarn);
+}
+
+#[test]
+fn yarn_scoped_package_from_a_second_registry() {
+    run_case("yarn_scoped_package_from_a_second_registry", Tool::Yarn);
+}
+
+#[test]
+fn yarn_berry_bump() {
+    run_case("yarn_berry_bump", Tool::YarnBerry);
+}
+
+#[test]
+fn yarn_berry_workspace_member() {
+    run_case("yarn_berry_workspace_member", Tool::YarnBerry);
+}
+
+#[test]
+fn pnpm_bump() {
+    run_case("pnpm_bump", Tool::Pnpm);
+}
+
+#[test]
+fn pnpm_in_range_update() {
+    run_case("pnpm_in_range_update", Tool::Pnpm);
+}
+
+#[test]
+fn pnpm_workspace_member() {
+    run_case("pnpm_workspace_member", Tool::Pnpm);
+}
+
+#[test]
+fn pnpm_scoped_package_from_a_second_registry() {
+    run_case("pnpm_scoped_package_from_a_second_registry", Tool::Pnpm);
+}
+
+#[test]
+fn npm_lockfile_v1() {
+    run_case("npm_lockfile_v1", Tool::Npm);
+}
