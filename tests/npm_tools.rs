@@ -351,3 +351,113 @@ fn pnpm_scoped_package_from_a_second_registry() {
 fn npm_lockfile_v1() {
     run_case("npm_lockfile_v1", Tool::Npm);
 }
+
+/// What goes wrong is named and stays contained: in one repository, a yarn 1 project whose
+/// yarn is missing, a pnpm project whose pnpm fails (printing its environment and its
+/// `~/.npmrc`, which holds the scoped registry's token), a project whose `yarn.lock` is not a
+/// lockfile, and an npm project that updates natively. The first three fail naming their lock
+/// and keep their manifest and lock as they were (no edit without its lock); the npm one is
+/// updated; the exit code says something failed; the token and the caller's environment never
+/// reach the tool or the output.
+#[test]
+fn tool_errors_name_the_lock_and_the_run_goes_on() {
+    let Some(env) = env() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let marker = work.path().join("lifecycle-script-ran");
+    let tree = work.path().join("repo");
+    let fixtures = repo_root().join("fixtures/npm");
+    env.copy(
+        &fixtures.join("yarn_classic_bump/in"),
+        &tree.join("missing"),
+        &marker,
+    );
+    env.copy(
+        &fixtures.join("pnpm_scoped_package_from_a_second_registry/in"),
+        &tree.join("failing"),
+        &marker,
+    );
+    env.copy(
+        &fixtures.join("yarn_classic_bump/in"),
+        &tree.join("malformed"),
+        &marker,
+    );
+    std::fs::write(
+        tree.join("malformed/yarn.lock"),
+        "# yarn lockfile v1\n\ndebug@4.3.4:\n  version \"4.3.4\"\n\"unterminated:\n  version\n",
+    )
+    .unwrap();
+    env.copy(
+        &fixtures.join("npm_patch_bump_keeps_the_rest/in"),
+        &tree.join("native"),
+        &marker,
+    );
+    let before = work.path().join("before");
+    copy_tree(&tree, &before);
+
+    let fake_pnpm = work.path().join("fake-pnpm");
+    std::fs::write(
+        &fake_pnpm,
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 10.34.9; exit 0; fi\nenv >&2\ncat \"$HOME/.npmrc\" >&2\necho 'ERR_PNPM_FAKE the registry said no' >&2\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake_pnpm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(work.path().join("scoped-token"), format!("{}\n", env.token)).unwrap();
+    let config = work.path().join("operator.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "registries:\n  npm-main:\n    type: npm-registry\n    url: {}\n    replaces-base: true\n  npm-acme:\n    type: npm-registry\n    url: {}\n    token-file: scoped-token\nlockfiles:\n  yarn.lock: {{tool: {}}}\n  pnpm-lock.yaml: {{tool: {}}}\n",
+            env.registry,
+            env.scoped,
+            work.path().join("no-such-yarn").display(),
+            fake_pnpm.display()
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_updatebot"))
+        .args(["update", tree.to_str().unwrap(), "--config"])
+        .arg(&config)
+        .env_remove("UPDATEBOT_LOG")
+        .env("GITLAB_TOKEN", "caller-secret-gitlab-token")
+        .env("UPDATEBOT_TEST_SENTINEL", "caller-environment-leaked")
+        .output()
+        .unwrap();
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "{all}");
+    for needle in [
+        "missing/yarn.lock",
+        "needs yarn",
+        "failing/pnpm-lock.yaml",
+        "ERR_PNPM_FAKE",
+        "malformed/yarn.lock",
+        "line 5: `\"unterminated:` has an unclosed quote",
+    ] {
+        assert!(all.contains(needle), "`{needle}` not in:\n{all}");
+    }
+    assert!(!all.contains(&env.token), "the scoped token leaked:\n{all}");
+    assert!(!all.contains("caller-secret-gitlab-token"), "{all}");
+    assert!(!all.contains("caller-environment-leaked"), "{all}");
+    // The three failures changed nothing; the native update went through.
+    for project in ["missing", "failing", "malformed"] {
+        for file in files(&before.join(project)) {
+            assert_eq!(
+                std::fs::read_to_string(before.join(project).join(&file)).unwrap(),
+                std::fs::read_to_string(tree.join(project).join(&file)).unwrap(),
+                "{project}/{file} changed"
+            );
+        }
+    }
+    let expected = fixtures.join("npm_patch_bump_keeps_the_rest/out");
+    for file in files(&expected) {
+        assert_eq!(
+            env.unfill(
+                &std::fs::read_to_string(tree.join("native").join(&file)).unwrap(),
+                &marker
+            ),
+            std::fs::read_to_string(expected.join(&file)).unwrap(),
+            "native/{file}"
+        );
+    }
+    assert!(!marker.exists());
+}

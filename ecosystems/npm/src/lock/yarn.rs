@@ -124,6 +124,7 @@ pub fn parse(text: &str) -> Result<YarnLock, String> {
     let mut metadata_version = None;
     let mut berry = false;
     let mut in_metadata = false;
+    let mut entry_lines: Vec<usize> = Vec::new();
     let mut offset = 0;
     for (number, raw) in text.split_inclusive('\n').enumerate() {
         let line = raw.trim_end_matches(['\n', '\r']);
@@ -154,6 +155,25 @@ pub fn parse(text: &str) -> Result<YarnLock, String> {
             if descriptors.is_empty() {
                 return Err(format!("line {}: an entry without descriptors", number + 1));
             }
+            if line.matches('"').count() % 2 == 1 {
+                return Err(format!(
+                    "line {}: `{}` has an unclosed quote",
+                    number + 1,
+                    show(line)
+                ));
+            }
+            // Every descriptor is `name@range` (`@scope/name@range`).
+            if let Some(bad) = descriptors
+                .iter()
+                .find(|d| d.get(1..).is_none_or(|rest| !rest.contains('@')))
+            {
+                return Err(format!(
+                    "line {}: `{}` is not a package descriptor",
+                    number + 1,
+                    show(bad)
+                ));
+            }
+            entry_lines.push(number + 1);
             entries.push(Entry {
                 descriptors,
                 version: None,
@@ -187,6 +207,17 @@ pub fn parse(text: &str) -> Result<YarnLock, String> {
             "resolution" => entry.resolution = value,
             _ => {}
         }
+    }
+    // yarn writes a version into every entry (berry's workspaces too).
+    if let Some((entry, line)) = entries
+        .iter()
+        .zip(&entry_lines)
+        .find(|(e, _)| e.version.is_none())
+    {
+        return Err(format!(
+            "line {line}: the entry for `{}` has no version",
+            show(&entry.descriptors.join(", "))
+        ));
     }
     Ok(YarnLock {
         flavor: if berry {
@@ -385,6 +416,20 @@ mod tests {
     fn bad_text_is_an_error_not_a_panic() {
         assert!(parse("  version \"1\"\n").is_err());
         assert!(parse("not a key\n").is_err());
+        // What yarn never writes: an unclosed quote, a key that is no descriptor, an entry
+        // without a version.
+        let err = parse("\"debug@4.3.4:\n  version \"4.3.4\"\n").unwrap_err();
+        assert!(
+            err.contains("line 1") && err.contains("unclosed quote"),
+            "{err}"
+        );
+        let err = parse("debug:\n  version \"4.3.4\"\n").unwrap_err();
+        assert!(err.contains("not a package descriptor"), "{err}");
+        let err = parse("a@^1:\n  version \"1.0.0\"\n\nb@^2:\n  resolved \"x\"\n").unwrap_err();
+        assert!(
+            err.contains("line 4") && err.contains("b@^2") && err.contains("no version"),
+            "{err}"
+        );
         for text in ["\"", ":\n", "\"a\":\n  \"", "é:\n  \"é", "a:\n  version"] {
             let _ = parse(text);
         }
