@@ -323,6 +323,11 @@ fn yarn_berry_bump() {
 }
 
 #[test]
+fn yarn_berry_in_range_update() {
+    run_case("yarn_berry_in_range_update", Tool::YarnBerry);
+}
+
+#[test]
 fn yarn_berry_workspace_member() {
     run_case("yarn_berry_workspace_member", Tool::YarnBerry);
 }
