@@ -262,6 +262,8 @@ cmd_start() {
         server_args+=(--enable-core-metadata)
     fi
     if command -v setsid >/dev/null; then launcher=(setsid); fi
+    # The log exists before the server starts: reading it must not race the redirection.
+    : >"$server_log"
     "${launcher[@]}" "$ENV_DIR/bin/devpi-server" "${server_args[@]}" \
         </dev/null >"$server_log" 2>&1 &
     pid=$!

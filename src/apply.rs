@@ -234,16 +234,62 @@ pub fn unified_diff(changes: &[FileChange]) -> String {
     out
 }
 
-/// Write the changes under `root`, each through a temporary file and a rename.
+/// Write the changes under `root`, each through a temporary file and a rename. A path that
+/// leaves the checkout or goes through a symbolic link is refused before anything is written.
 pub fn write_changes(root: &Path, changes: &[FileChange]) -> std::io::Result<()> {
     for change in changes {
-        let target = root.join(&change.path);
+        crate::scan::inside(root, &change.path).map_err(std::io::Error::other)?;
+    }
+    for change in changes {
+        let target = crate::scan::inside(root, &change.path).map_err(std::io::Error::other)?;
         let tmp = target.with_extension("updatebot-tmp");
-        std::fs::write(&tmp, &change.after)?;
+        // A fresh file: whatever was at the temporary name (a planted symbolic link, say) is
+        // removed, never written through.
+        let _ = std::fs::remove_file(&tmp);
+        std::io::Write::write_all(
+            &mut std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)?,
+            change.after.as_bytes(),
+        )?;
         if let Ok(meta) = std::fs::metadata(&target) {
             std::fs::set_permissions(&tmp, meta.permissions())?;
         }
         std::fs::rename(&tmp, &target)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_never_follow_symbolic_links() {
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim.txt");
+        std::fs::write(&victim, "untouched\n").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::os::unix::fs::symlink(&victim, root.join("requirements.txt")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("sub")).unwrap();
+        // A planted link at the temporary name is replaced, not written through.
+        std::fs::write(root.join("ok.txt"), "a\n").unwrap();
+        std::os::unix::fs::symlink(&victim, root.join("ok.updatebot-tmp")).unwrap();
+        let change = |path: &str| FileChange {
+            path: path.into(),
+            before: String::new(),
+            after: "evil\n".into(),
+        };
+        for path in ["requirements.txt", "sub/victim.txt", "../victim.txt"] {
+            assert!(write_changes(root, &[change(path)]).is_err(), "{path}");
+        }
+        write_changes(root, &[change("ok.txt")]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.join("ok.txt")).unwrap(),
+            "evil\n"
+        );
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
+    }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use updatebot_core::dependency::{Dependency, SkipReason};
 use updatebot_core::http::HttpClient;
 use updatebot_core::registry::{LookupCache, RegistryError, Release, ReleaseList};
-use updatebot_core::{Ecosystem, Plugin};
+use updatebot_core::{Ecosystem, Plugin, RegistryStrategy};
 
 /// What the configuration says for one manifest.
 pub trait Settings: Sync {
@@ -51,6 +51,9 @@ pub enum Outcome {
     },
     /// The lookup failed; the message names the package and registry.
     Failed(String),
+    /// The registry could not be asked (down, not answering, its circuit open): skipped as
+    /// `registry-unavailable`, and the run counts as partial. The message names the registry.
+    Unavailable(String),
 }
 
 #[derive(Clone, Debug)]
@@ -221,8 +224,9 @@ fn same_registry(a: &str, b: &str) -> bool {
 type Key = (Ecosystem, Vec<String>, String);
 
 /// Look up one package in each of its registries and merge the answers (pip's
-/// `--extra-index-url` semantics). Not found everywhere is an error; any other failure is too,
-/// because a missing index could hide the newest version.
+/// `--extra-index-url` semantics), or, for ecosystems whose registries each hold their own
+/// package of a name, take the first registry that has it. Not found everywhere is an error;
+/// any other failure is too, because a missing index could hide the newest version.
 async fn lookup(
     plugin: &dyn Plugin,
     urls: &[String],
@@ -235,6 +239,9 @@ async fn lookup(
     for url in urls {
         let registry = plugin.registry(url, http.clone())?;
         match cache.releases(registry, package).await {
+            Ok(list) if plugin.registry_strategy() == RegistryStrategy::FirstFound => {
+                return Ok(list)
+            }
             Ok(list) => match &mut merged {
                 Some(m) => m.merge((*list).clone()),
                 None => merged = Some((*list).clone()),
@@ -459,6 +466,7 @@ impl Checker<'_> {
                             Decision::Skipped(reason) => Outcome::Skipped(reason),
                         }
                     }
+                    (Some(Err(e)), _) if e.is_unavailable() => Outcome::Unavailable(e.to_string()),
                     (Some(Err(e)), _) => Outcome::Failed(e.to_string()),
                     (_, None) => {
                         Outcome::Failed(format!("no versioning scheme `{}`", dep.versioning))
@@ -481,5 +489,95 @@ impl Checker<'_> {
             related_files,
             dependencies: results,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use updatebot_core::registry::Registry;
+    use updatebot_core::{Manager, VersionScheme};
+
+    /// Registry `a` lacks every package; `b` and `c` hold different releases of it.
+    struct Fixed(&'static str);
+
+    #[async_trait::async_trait]
+    impl Registry for Fixed {
+        fn url(&self) -> &str {
+            self.0
+        }
+        async fn releases(&self, package: &str) -> Result<ReleaseList, RegistryError> {
+            let version = match self.0 {
+                "b" => "1.0",
+                "c" => "2.0",
+                _ => {
+                    return Err(RegistryError::NotFound {
+                        package: package.to_string(),
+                        registry: self.0.to_string(),
+                    })
+                }
+            };
+            Ok(ReleaseList {
+                name: package.to_string(),
+                releases: vec![Release::new(version)],
+                ..ReleaseList::default()
+            })
+        }
+    }
+
+    struct Fake(RegistryStrategy);
+
+    impl Plugin for Fake {
+        fn ecosystem(&self) -> Ecosystem {
+            Ecosystem::Docker
+        }
+        fn managers(&self) -> &[Box<dyn Manager>] {
+            &[]
+        }
+        fn scheme(&self, _: &str) -> Option<&dyn VersionScheme> {
+            None
+        }
+        fn default_registry_url(&self) -> &'static str {
+            "a"
+        }
+        fn registry(
+            &self,
+            url: &str,
+            _: Arc<HttpClient>,
+        ) -> Result<Arc<dyn Registry>, RegistryError> {
+            let url: &'static str = match url {
+                "b" => "b",
+                "c" => "c",
+                _ => "a",
+            };
+            Ok(Arc::new(Fixed(url)))
+        }
+        fn registry_strategy(&self) -> RegistryStrategy {
+            self.0
+        }
+    }
+
+    async fn versions(strategy: RegistryStrategy, urls: &[&str]) -> Vec<String> {
+        let http = Arc::new(HttpClient::new(Default::default(), Vec::new()).unwrap());
+        let urls: Vec<String> = urls.iter().map(|u| u.to_string()).collect();
+        let list = lookup(&Fake(strategy), &urls, "nginx", &http, &LookupCache::new())
+            .await
+            .unwrap();
+        list.releases.iter().map(|r| r.version.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn first_found_registries_answer_alone_and_merged_ones_together() {
+        assert_eq!(
+            versions(RegistryStrategy::FirstFound, &["a", "b", "c"]).await,
+            ["1.0"]
+        );
+        assert_eq!(
+            versions(RegistryStrategy::FirstFound, &["c", "b"]).await,
+            ["2.0"]
+        );
+        let mut merged = versions(RegistryStrategy::Merge, &["a", "b", "c"]).await;
+        merged.sort();
+        assert_eq!(merged, ["1.0", "2.0"]);
     }
 }

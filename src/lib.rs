@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod check;
+pub mod ci;
 pub mod config;
 pub mod forge;
 pub mod plugins;

@@ -309,11 +309,12 @@ fn operator_config(file: Option<&Path>) -> Result<OperatorConfig> {
 /// The checkout's `.updatebot.yml`, if it has one.
 fn repo_config(root: &Path) -> Result<Option<RepoConfig>> {
     let file = root.join(config::REPO_CONFIG_FILE);
-    if !file.exists() {
+    if std::fs::symlink_metadata(&file).is_err() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&file)
-        .with_context(|| format!("cannot read `{}`", file.display()))?;
+    // Inside the checkout, not a symbolic link, bounded.
+    let text = scan::read_repo_file(root, config::REPO_CONFIG_FILE)
+        .map_err(|e| BadConfig(format!("{}: {e}", file.display())))?;
     let repo = config::parse_repo_config(&text).map_err(|e| BadConfig(located(&file, &e)))?;
     let problems = updatebot::project::range_problems(&repo);
     if !problems.is_empty() {
@@ -368,8 +369,10 @@ fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool
     let plugins = Plugins::standard();
     let operator = operator_config(config)?;
     let settings = project_settings(path, &operator)?;
-    let files =
-        scan::list_files(path).with_context(|| format!("cannot scan `{}`", path.display()))?;
+    // Symbolic links too: a symlinked lockfile blocks its manifest's update (never read).
+    let files = scan::list_tree(path)
+        .with_context(|| format!("cannot scan `{}`", path.display()))?
+        .all();
     let manifests = scan::scan_dir(&plugins, path, &settings)?;
     let http = Arc::new(http_client(&operator)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -392,7 +395,7 @@ fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool
     let applied = match update {
         None => None,
         Some(dry_run) => {
-            let read = |p: &str| std::fs::read_to_string(path.join(p)).map_err(|e| e.to_string());
+            let read = |p: &str| scan::read_repo_file(path, p).map_err(|e| e.to_string());
             let applied = runtime.block_on(apply::apply(&checker, &results, &read));
             if dry_run {
                 print!("{}", apply::unified_diff(&applied.changes));

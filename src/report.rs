@@ -4,6 +4,7 @@ use crate::apply::Applied;
 use crate::check::{ManifestResult, Outcome};
 use crate::scan::Manifest;
 use serde_json::{json, Value};
+use updatebot_core::SkipReason;
 
 /// `extract --format json`: `{"manifests":[{"path","manager","ecosystem","dependencies":[…],"error"}]}`.
 pub fn extract_json(manifests: &[Manifest]) -> Value {
@@ -121,6 +122,11 @@ fn outcome_fields(outcome: &Outcome) -> Value {
             "reason": reason,
         }),
         Outcome::Failed(error) => json!({"status": "error", "error": error}),
+        Outcome::Unavailable(error) => json!({
+            "status": "skipped",
+            "skip_reason": SkipReason::RegistryUnavailable.as_str(),
+            "error": error,
+        }),
     }
 }
 
@@ -185,6 +191,7 @@ pub fn summary(results: &[ManifestResult]) -> Value {
     let mut updates = 0;
     let mut up_to_date = 0;
     let mut skipped = 0;
+    let mut unavailable = 0;
     let mut failed = 0;
     let mut manifest_errors = 0;
     for r in results {
@@ -197,6 +204,10 @@ pub fn summary(results: &[ManifestResult]) -> Value {
                 Outcome::NoUpdate { .. } => up_to_date += 1,
                 Outcome::Skipped(_) => skipped += 1,
                 Outcome::Failed(_) => failed += 1,
+                Outcome::Unavailable(_) => {
+                    skipped += 1;
+                    unavailable += 1;
+                }
             }
         }
     }
@@ -206,6 +217,7 @@ pub fn summary(results: &[ManifestResult]) -> Value {
         "updates": updates,
         "no_update": up_to_date,
         "skipped": skipped,
+        "registry_unavailable": unavailable,
         "failed": failed,
     })
 }
@@ -244,6 +256,12 @@ pub fn check_table(results: &[ManifestResult]) -> String {
                     String::new(),
                     format!("error: {e}"),
                 ),
+                Outcome::Unavailable(e) => (
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    format!("skipped: {}: {e}", SkipReason::RegistryUnavailable),
+                ),
             };
             rows.push(vec![
                 r.manifest.path.clone(),
@@ -275,13 +293,14 @@ pub fn check_table(results: &[ManifestResult]) -> String {
         )
 }
 
-/// Whether anything failed: a manifest that could not be read, a lookup or an update.
+/// Whether anything failed: a manifest that could not be read, a lookup (a registry that
+/// could not be asked included) or an update.
 pub fn has_errors(results: &[ManifestResult], applied: Option<&Applied>) -> bool {
     results.iter().any(|r| {
         r.manifest.result.is_err()
             || r.dependencies
                 .iter()
-                .any(|d| matches!(d.outcome, Outcome::Failed(_)))
+                .any(|d| matches!(d.outcome, Outcome::Failed(_) | Outcome::Unavailable(_)))
     }) || applied
         .map(|a| a.updates.iter().any(|u| u.result.is_err()))
         .unwrap_or(false)
@@ -295,11 +314,18 @@ pub fn failures(results: &[ManifestResult], applied: Option<&Applied>) -> Vec<St
             out.push(format!("error: {e}"));
         }
         for d in &r.dependencies {
-            if let Outcome::Failed(e) = &d.outcome {
-                out.push(format!(
+            match &d.outcome {
+                Outcome::Failed(e) => out.push(format!(
                     "error: {}: {}: {e}",
                     r.manifest.path, d.dependency.name
-                ));
+                )),
+                Outcome::Unavailable(e) => out.push(format!(
+                    "skipped ({}): {}: {}: {e}",
+                    SkipReason::RegistryUnavailable,
+                    r.manifest.path,
+                    d.dependency.name
+                )),
+                _ => {}
             }
         }
     }

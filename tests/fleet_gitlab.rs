@@ -714,6 +714,73 @@ async fn the_token_never_leaks() {
     );
 }
 
+/// A whole fleet run through the binary with every log at trace level, in both log formats:
+/// neither the GitLab token nor a registry password (nor its Basic encoding) appears in any
+/// output, though both were sent where they belong.
+#[tokio::test]
+async fn no_secret_in_any_output_even_at_trace_level() {
+    let Some(w) = world().await else { return };
+    let p = w.project(
+        "g",
+        "traced",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\nidna==2.10\n"),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gitlab-token"), format!("{}\n", w.token)).unwrap();
+    let password = "pypi-Pa55word-never-shown";
+    let config = dir.path().join("operator.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "gitlab:\n  url: {}\n  token-file: gitlab-token\nfleet:\n  projects: [g/traced]\nregistries:\n  local-pypi:\n    type: python-index\n    url: {}\n    replaces-base: true\n    username: bot\n    password-env: UPDATEBOT_TEST_PYPI_PASSWORD\n",
+            w.gitlab.url(),
+            w.index
+        ),
+    )
+    .unwrap();
+    let basic = updatebot_core::http::base64_encode(format!("bot:{password}").as_bytes());
+    for format in ["text", "json"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_updatebot"))
+            .args([
+                "--log-format",
+                format,
+                "run",
+                "--config",
+                config.to_str().unwrap(),
+                "--format",
+                "json",
+            ])
+            .env("UPDATEBOT_LOG", "trace")
+            .env("UPDATEBOT_TEST_PYPI_PASSWORD", password)
+            .output()
+            .unwrap();
+        let all = format!("{}{}", stdout(&output), stderr(&output));
+        assert_eq!(output.status.code(), Some(0), "{format}: {all}");
+        // The logs are really there, from our code and from the HTTP stack.
+        let lines = stderr(&output).lines().count();
+        assert!(lines > 50, "{format}: only {lines} log lines");
+        assert!(all.contains("TRACE") || all.contains("\"level\":\"TRACE\""));
+        for secret in [w.token.as_str(), password, basic.as_str()] {
+            assert!(
+                !all.contains(secret),
+                "{format}: a secret in the output: {}",
+                all.lines().find(|l| l.contains(secret)).unwrap_or_default()
+            );
+        }
+    }
+    // They were used: the token on every GitLab request, and the run opened its merge
+    // requests through the authenticated index.
+    assert!(w
+        .gitlab
+        .requests()
+        .iter()
+        .all(|r| r.header("private-token") == Some(w.token.as_str())));
+    assert_eq!(w.gitlab.merge_requests(p).len(), 2);
+}
+
 #[tokio::test]
 async fn a_newer_version_supersedes_and_an_unneeded_update_is_closed() {
     let Some(w) = world().await else { return };
@@ -978,4 +1045,179 @@ async fn shards_partition_the_fleet() {
         seen.sort();
         assert_eq!(seen, all, "{count} shards");
     }
+}
+
+/// The dashboard issue: created on the first run with the open merge requests and the CI
+/// findings, rewritten only when its text changes, listing the ignore a closed merge
+/// request stands for; ticking that box makes the next run propose the update again.
+#[tokio::test]
+async fn the_dashboard_lists_what_the_bot_sees_and_a_ticked_box_unignores() {
+    let Some(w) = world().await else { return };
+    let ci = "stages: [test, review]\ntest:\n  script: [make test]\n  rules:\n    - if: $CI_PIPELINE_SOURCE == \"merge_request_event\"\nreview-app:\n  stage: review\n  script: [deploy]\n  environment: {name: review/$CI_COMMIT_REF_SLUG}\n  rules:\n    - if: $CI_PIPELINE_SOURCE == \"merge_request_event\"\n";
+    let p = w.project(
+        "g",
+        "board",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\nidna==2.10\n"),
+            (".gitlab-ci.yml", ci),
+        ],
+    );
+    let bare = w.project(
+        "g",
+        "bare",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    let operator = w.operator("  projects: [g/board, g/bare]");
+    let report = w.run(&operator).await;
+    let issues = w.gitlab.issues(p);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let board = &issues[0];
+    assert_eq!(board.title, "Dependency dashboard (updatebot)");
+    assert_eq!(board.author_id, w.bot_id);
+    let mrs = w.gitlab.merge_requests(p);
+    for mr in &mrs {
+        assert!(
+            board
+                .description
+                .contains(&format!("- !{} {}\n", mr.iid, mr.title)),
+            "{}",
+            board.description
+        );
+    }
+    assert!(
+        board
+            .description
+            .contains("- ⚠️ A bot merge-request pipeline deploys: `review-app`."),
+        "{}",
+        board.description
+    );
+    assert!(board
+        .description
+        .contains("!reference [.updatebot-never, rules]"));
+    assert_eq!(
+        report.projects[0].ci.as_ref().unwrap().deploy_jobs,
+        ["review-app"]
+    );
+    // Without a CI configuration the dashboard says the updates go untested.
+    let bare_board = &w.gitlab.issues(bare)[0].description;
+    assert!(
+        bare_board.contains("gets no merge-request pipeline"),
+        "{bare_board}"
+    );
+
+    // A maintainer closes idna's merge request: the next run lists the ignore it stands for.
+    let idna = mrs
+        .iter()
+        .find(|m| m.source_branch == "updatebot/pip/idna-3.10")
+        .unwrap()
+        .iid;
+    w.gitlab.close(p, idna, w.human.id);
+    w.run(&operator).await;
+    let text = w.gitlab.issues(p)[0].description.clone();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("- [ ] idna 3.10"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains(&format!("!{idna}, closed without merging")),
+        "{line}"
+    );
+
+    // Nothing changed: the issue is not written again.
+    let writes = |g: &FakeGitlab| {
+        g.requests()
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path.contains("/issues/"))
+            .count()
+    };
+    let before = writes(&w.gitlab);
+    let report = w.run(&operator).await;
+    assert_eq!(writes(&w.gitlab), before);
+    assert!(actions(&report, 0)
+        .iter()
+        .all(|(a, _)| a == "unchanged" || a == "skipped"));
+
+    // Ticking the box un-ignores: the update is proposed again, once.
+    w.gitlab.set_issue_description(
+        p,
+        w.gitlab.issues(p)[0].iid,
+        &text.replace("- [ ] idna 3.10", "- [x] idna 3.10"),
+    );
+    let report = w.run(&operator).await;
+    assert_eq!(report.projects[0].undone_ignores, [idna]);
+    let open: Vec<_> = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .filter(|m| m.state == "opened" && m.source_branch == "updatebot/pip/idna-3.10")
+        .collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let text = w.gitlab.issues(p)[0].description.clone();
+    assert!(
+        !text.contains("- [ ] idna") && !text.contains("- [x] idna"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("- !{} Bump idna", open[0].iid)),
+        "{text}"
+    );
+    let report = w.run(&operator).await;
+    assert!(report.projects[0].undone_ignores.is_empty());
+    assert!(
+        actions(&report, 0).iter().all(|(a, _)| a == "unchanged"),
+        "{:?}",
+        actions(&report, 0)
+    );
+}
+
+/// `bot.budgets`: the run's fleet-wide budget of new merge requests is shared by projects
+/// worked on at once, a project gets no more new merge requests in a day than its cap, and
+/// what waits says which budget held it back.
+#[tokio::test]
+async fn budgets_hold_back_new_merge_requests_across_the_fleet_and_the_day() {
+    let Some(w) = world().await else { return };
+    let files: &[(&str, &str)] = &[
+        (".updatebot.yml", CONFIG),
+        (
+            "requirements.txt",
+            "six==1.15.0\nidna==2.10\nclick==7.1.2\n",
+        ),
+    ];
+    let a = w.project("b", "one", files);
+    let b = w.project("b", "two", files);
+    let operator = w.operator(
+        "  projects: [b/one, b/two]\nbot:\n  budgets:\n    opened-per-run: 3\n    opened-per-project-per-day: 2",
+    );
+    let opened = |p| w.gitlab.merge_requests(p).len();
+    let report = w.run(&operator).await;
+    assert_eq!(opened(a) + opened(b), 3, "{}", report.summary());
+    assert!(opened(a) <= 2 && opened(b) <= 2);
+    let reasons: Vec<String> = report
+        .projects
+        .iter()
+        .flat_map(|p| &p.changes)
+        .filter(|c| c.action.as_str() == "skipped")
+        .filter_map(|c| c.reason.clone())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r == "the run's budget of 3 new merge requests across the fleet is used up"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r
+                == "2 merge requests opened in this project today (UTC), the daily limit is 2"),
+        "{reasons:?}"
+    );
+    // The next run (same day): the project at its cap gets nothing, the other one more.
+    w.run(&operator).await;
+    assert_eq!((opened(a), opened(b)), (2, 2));
 }

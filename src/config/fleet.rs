@@ -4,7 +4,7 @@
 use serde::Serialize;
 use url::Url;
 
-use super::keys::{BOT_KEYS, FLEET_GROUP_KEYS, FLEET_KEYS, GITLAB_KEYS};
+use super::keys::{BOT_KEYS, BUDGET_KEYS, FLEET_GROUP_KEYS, FLEET_KEYS, GITLAB_KEYS};
 use super::operator::{read_secret, Secret, Sources};
 use super::walk::{Field, KeySet, Walker};
 use super::yaml::Kind;
@@ -76,6 +76,26 @@ pub struct BotSettings {
     pub squash: bool,
     /// Merge requests rebased (recreated) per project per run, oldest first.
     pub rebase_limit: usize,
+    /// Keep a dashboard issue per project (open, waiting, failed and ignored updates, CI).
+    pub dashboard: bool,
+    pub dashboard_title: String,
+    /// Check each project's CI configuration through GitLab's CI lint (branch pipelines and
+    /// deployment jobs for the bot's merge requests).
+    pub check_ci: bool,
+    pub budgets: Budgets,
+}
+
+/// `bot.budgets`: fleet-wide limits of one run (`None`: no limit). What is held back is
+/// reported and comes in the next run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Budgets {
+    /// New merge requests across the fleet in one run.
+    pub opened_per_run: Option<usize>,
+    /// Merge requests recreated (rebased, refreshed) across the fleet in one run.
+    pub updated_per_run: Option<usize>,
+    /// New merge requests per project in a day (counted from the project's bot merge
+    /// requests created since midnight UTC).
+    pub opened_per_project_per_day: Option<usize>,
 }
 
 impl Default for BotSettings {
@@ -89,6 +109,10 @@ impl Default for BotSettings {
             remove_source_branch: true,
             squash: false,
             rebase_limit: 5,
+            dashboard: true,
+            dashboard_title: "Dependency dashboard (updatebot)".into(),
+            check_ci: true,
+            budgets: Budgets::default(),
         }
     }
 }
@@ -254,6 +278,39 @@ pub(super) fn bot(w: &mut Walker, f: Field<'_>) -> Option<BotSettings> {
     }
     if let Some(n) = fields.get("rebase-limit").and_then(|n| w.uint(n, 1000)) {
         out.rebase_limit = usize::try_from(n).unwrap_or(1000);
+    }
+    if let Some(b) = fields.get("dashboard").and_then(|b| w.bool(b)) {
+        out.dashboard = b;
+    }
+    if let Some(t) = fields.get("dashboard-title") {
+        match w.string(t) {
+            Some(title) if !title.trim().is_empty() && title.len() <= 255 => {
+                out.dashboard_title = title
+            }
+            Some(_) => w.problem(
+                t.value.pos,
+                "bot.dashboard-title: must be 1 to 255 characters",
+            ),
+            None => {}
+        }
+    }
+    if let Some(b) = fields.get("check-ci").and_then(|b| w.bool(b)) {
+        out.check_ci = b;
+    }
+    if let Some(b) = fields.get("budgets") {
+        if let Some(budgets) = w.map(b.value, "bot.budgets", &KeySet::new(BUDGET_KEYS)) {
+            let limit = |w: &mut Walker, key: &str| {
+                budgets
+                    .get(key)
+                    .and_then(|n| w.uint(n, 100_000))
+                    .map(|n| usize::try_from(n).unwrap_or(100_000))
+            };
+            out.budgets = Budgets {
+                opened_per_run: limit(w, "opened-per-run"),
+                updated_per_run: limit(w, "updated-per-run"),
+                opened_per_project_per_day: limit(w, "opened-per-project-per-day"),
+            };
+        }
     }
     Some(out)
 }

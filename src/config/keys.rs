@@ -125,6 +125,16 @@ pub const BOT_KEYS: &[&str] = &[
     "remove-source-branch",
     "squash",
     "rebase-limit",
+    "dashboard",
+    "dashboard-title",
+    "check-ci",
+    "budgets",
+];
+/// `bot.budgets` in the operator config.
+pub const BUDGET_KEYS: &[&str] = &[
+    "opened-per-run",
+    "updated-per-run",
+    "opened-per-project-per-day",
 ];
 /// `registries.<name>` in the operator config.
 pub const OPERATOR_REGISTRY_KEYS: &[&str] = &[
@@ -139,4 +149,12 @@ pub const OPERATOR_REGISTRY_KEYS: &[&str] = &[
     "token-env",
     "token-file",
 ];
-pub const HTTP_KEYS: &[&str] = &["timeout-seconds", "retries"];
+pub const HTTP_KEYS: &[&str] = &[
+    "timeout-seconds",
+    "connect-timeout-seconds",
+    "retries",
+    "max-retry-wait-seconds",
+    "per-host-concurrency",
+    "circuit-breaker-failures",
+    "circuit-breaker-seconds",
+];

@@ -32,7 +32,9 @@ pub use enums::{
     PackageEcosystem, RebaseStrategy, RegistryKind, SemverLevel, VersioningStrategy, Weekday,
     UNSUPPORTED_DEPENDABOT_ECOSYSTEMS, UNSUPPORTED_DEPENDABOT_REGISTRY_TYPES,
 };
-pub use fleet::{BotSettings, ClosedMergeRequest, FleetGroup, FleetSettings, GitlabSettings};
+pub use fleet::{
+    BotSettings, Budgets, ClosedMergeRequest, FleetGroup, FleetSettings, GitlabSettings,
+};
 pub use merge::{
     effective_entries, EffectiveUpdate, RegistryOrigin, ResolvedRegistry, DEFAULT_OPEN_LIMIT,
 };

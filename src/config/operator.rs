@@ -73,23 +73,42 @@ pub struct OperatorRegistry {
     pub credentials: Option<Credentials>,
 }
 
+/// `http:`: how registries and GitLab are asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpSettings {
+    /// One whole exchange: connecting, sending, reading the answer.
     pub timeout_seconds: u32,
+    pub connect_timeout_seconds: u32,
+    /// Retries after the first attempt.
     pub retries: u32,
+    /// Total wait between the attempts of one request.
+    pub max_retry_wait_seconds: u32,
+    /// Requests in flight at once to one host.
+    pub per_host_concurrency: u32,
+    /// Failed requests in a row that make a host unavailable (0: never).
+    pub circuit_breaker_failures: u32,
+    /// How long an unavailable host is left alone before it is tried again.
+    pub circuit_breaker_seconds: u32,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             timeout_seconds: 30,
+            connect_timeout_seconds: 10,
             retries: 3,
+            max_retry_wait_seconds: 60,
+            per_host_concurrency: 8,
+            circuit_breaker_failures: 5,
+            circuit_breaker_seconds: 300,
         }
     }
 }
 
 pub const MAX_TIMEOUT_SECONDS: u64 = 3600;
 pub const MAX_RETRIES: u64 = 20;
+pub const MAX_PER_HOST: u64 = 256;
+pub const MAX_CIRCUIT_FAILURES: u64 = 1000;
 
 #[derive(Debug, Clone, Default)]
 pub struct OperatorConfig {
@@ -161,16 +180,7 @@ fn read_root(w: &mut Walker, root: &yaml::Node, sources: &Sources<'_>) -> Option
     }
     if let Some(f) = top.get("http") {
         if let Some(hf) = w.map(f.value, "http", &KeySet::new(HTTP_KEYS)) {
-            if let Some(f) = hf.get("timeout-seconds") {
-                match w.uint(f, MAX_TIMEOUT_SECONDS) {
-                    Some(0) => w.problem(f.value.pos, "http.timeout-seconds: must be at least 1"),
-                    Some(t) => config.http.timeout_seconds = u32::try_from(t).unwrap_or(u32::MAX),
-                    None => {}
-                }
-            }
-            if let Some(r) = hf.get("retries").and_then(|f| w.uint(f, MAX_RETRIES)) {
-                config.http.retries = u32::try_from(r).unwrap_or(u32::MAX);
-            }
+            read_http(w, &hf, &mut config.http);
         }
     }
     if let Some(f) = top.get("gitlab") {
@@ -188,6 +198,60 @@ fn read_root(w: &mut Walker, root: &yaml::Node, sources: &Sources<'_>) -> Option
         config.lockfiles = lockfiles(w, f);
     }
     Some(config)
+}
+
+/// The `http` keys: each an integer within its bounds; durations and the slot count at
+/// least 1.
+fn read_http(w: &mut Walker, hf: &Fields<'_>, http: &mut HttpSettings) {
+    let keys: [(&str, u64, u64, &mut u32); 7] = [
+        (
+            "timeout-seconds",
+            1,
+            MAX_TIMEOUT_SECONDS,
+            &mut http.timeout_seconds,
+        ),
+        (
+            "connect-timeout-seconds",
+            1,
+            MAX_TIMEOUT_SECONDS,
+            &mut http.connect_timeout_seconds,
+        ),
+        ("retries", 0, MAX_RETRIES, &mut http.retries),
+        (
+            "max-retry-wait-seconds",
+            0,
+            MAX_TIMEOUT_SECONDS,
+            &mut http.max_retry_wait_seconds,
+        ),
+        (
+            "per-host-concurrency",
+            1,
+            MAX_PER_HOST,
+            &mut http.per_host_concurrency,
+        ),
+        (
+            "circuit-breaker-failures",
+            0,
+            MAX_CIRCUIT_FAILURES,
+            &mut http.circuit_breaker_failures,
+        ),
+        (
+            "circuit-breaker-seconds",
+            1,
+            86_400,
+            &mut http.circuit_breaker_seconds,
+        ),
+    ];
+    for (key, min, max, slot) in keys {
+        let Some(f) = hf.get(key) else { continue };
+        match w.uint(f, max) {
+            Some(v) if v < min => {
+                w.problem(f.value.pos, format!("http.{key}: must be at least {min}"))
+            }
+            Some(v) => *slot = u32::try_from(v).unwrap_or(u32::MAX),
+            None => {}
+        }
+    }
 }
 
 /// `lockfiles:`: `<kind>: {engine, tool, timeout-seconds, insecure-external-code-execution}`.

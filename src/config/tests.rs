@@ -370,6 +370,39 @@ fn operator_http_and_empty_file() {
     assert!(op.registries.is_empty());
     let e = operator("http: {timeout-seconds: 0, retries: -1, proxy: x}\n").expect_err("problems");
     assert_eq!(e.problems.len(), 3, "{e}");
+    let op = operator(
+        "http:\n  timeout-seconds: 20\n  connect-timeout-seconds: 5\n  retries: 2\n  max-retry-wait-seconds: 0\n  per-host-concurrency: 4\n  circuit-breaker-failures: 0\n  circuit-breaker-seconds: 60\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        op.http,
+        HttpSettings {
+            timeout_seconds: 20,
+            connect_timeout_seconds: 5,
+            retries: 2,
+            max_retry_wait_seconds: 0,
+            per_host_concurrency: 4,
+            circuit_breaker_failures: 0,
+            circuit_breaker_seconds: 60,
+        }
+    );
+    let e = operator(
+        "http:\n  per-host-concurrency: 0\n  circuit-breaker-seconds: 0\n  connect-timeout-seconds: 99999\n",
+    )
+    .expect_err("problems");
+    let text = e.to_string();
+    assert!(
+        text.contains("line 2: http.per-host-concurrency: must be at least 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 3: http.circuit-breaker-seconds: must be at least 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 4: http.connect-timeout-seconds: expected an integer from 0 to 3600"),
+        "{text}"
+    );
 }
 
 #[test]

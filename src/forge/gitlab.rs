@@ -3,7 +3,7 @@
 //! to the configured instance and never printed).
 
 use super::{
-    Commit, CommitRequest, FileAction, FleetQuery, Forge, ForgeError, MergeRequest,
+    CiLint, Commit, CommitRequest, FileAction, FleetQuery, Forge, ForgeError, Issue, MergeRequest,
     MergeRequestEdit, MergeRequestState, MergeStatus, NewMergeRequest, Note, Project,
 };
 use crate::config::{BotSettings, GitlabSettings};
@@ -13,17 +13,19 @@ use gitlab::api::{self, AsyncQuery, Pagination};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
-use std::time::Duration;
-use updatebot_core::http::{redact, HttpClient, Secret};
+use std::sync::{Arc, Mutex};
+use updatebot_core::http::{
+    redact, Authorization, HttpClient, Method, Purpose, Request, Secret, LARGE_BODY,
+};
 use url::Url;
 
-/// The transport the `gitlab` crate's endpoints are sent through.
+/// The transport the `gitlab` crate's endpoints are sent through: the run's shared HTTP
+/// client (timeouts, retries, the per-host limit and circuit, bounded bodies), with the
+/// token in `PRIVATE-TOKEN` and only ever to the configured instance's origin.
 pub struct Transport {
     base: Url,
     token: Secret,
-    client: reqwest::Client,
-    retries: u32,
+    http: Arc<HttpClient>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,12 +40,8 @@ impl api::RestClient for Transport {
     }
 }
 
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|s| Duration::from_secs(s.min(60)))
+fn transport_error(message: impl Into<String>) -> api::ApiError<TransportError> {
+    api::ApiError::client(TransportError(message.into()))
 }
 
 #[async_trait]
@@ -55,62 +53,65 @@ impl api::AsyncClient for Transport {
     ) -> Result<http::Response<Bytes>, api::ApiError<Self::Error>> {
         let request = request
             .body(body)
-            .map_err(|e| api::ApiError::client(TransportError(e.to_string())))?;
+            .map_err(|e| transport_error(e.to_string()))?;
         let (parts, body) = request.into_parts();
         let url = Url::parse(&parts.uri.to_string())?;
-        // Requests that cannot have been acted on are retried whatever the method; a 5xx on a
-        // write might have been acted on, so only reads and idempotent writes repeat then.
-        let idempotent = parts.method != http::Method::POST;
-        let mut attempt = 0u32;
-        loop {
-            let mut builder = self
-                .client
-                .request(parts.method.clone(), url.clone())
-                .headers(parts.headers.clone())
-                .body(body.clone());
-            let mut token =
-                reqwest::header::HeaderValue::from_str(self.token.expose()).map_err(|_| {
-                    api::ApiError::client(TransportError(
-                        "the GitLab token is not a valid header value".into(),
-                    ))
-                })?;
-            token.set_sensitive(true);
-            builder = builder.header("PRIVATE-TOKEN", token);
-            let sent = builder.send().await;
-            let wait = match &sent {
-                Ok(r) if r.status().as_u16() == 429 || r.status().as_u16() == 503 => {
-                    Some(retry_after(r.headers()))
-                }
-                Ok(r) if r.status().is_server_error() && idempotent => {
-                    Some(retry_after(r.headers()))
-                }
-                Err(e) if e.is_connect() || (e.is_timeout() && idempotent) => Some(None),
-                _ => None,
-            };
-            if let (Some(hint), true) = (wait, attempt < self.retries) {
-                let backoff = Duration::from_millis(200u64 << attempt.min(6));
-                tokio::time::sleep(hint.unwrap_or(backoff)).await;
-                attempt += 1;
-                continue;
-            }
-            let response = sent.map_err(|e| {
-                let mut cause: &dyn std::error::Error = &e;
-                while let Some(next) = cause.source() {
-                    cause = next;
-                }
-                api::ApiError::client(TransportError(format!("{}: {cause}", redact(&url))))
-            })?;
-            let mut out = http::Response::builder().status(response.status());
-            for (name, value) in response.headers() {
-                out = out.header(name, value);
-            }
-            let bytes = response.bytes().await.map_err(|e| {
-                api::ApiError::client(TransportError(format!("{}: {e}", redact(&url))))
-            })?;
-            return out
-                .body(bytes)
-                .map_err(|e| api::ApiError::client(TransportError(e.to_string())));
+        // Pagination follows the `Link` URLs GitLab sends: the token goes to none but its own
+        // instance, whatever an answer points at.
+        if url.origin() != self.base.origin() {
+            return Err(transport_error(format!(
+                "{}: not the configured GitLab instance; the token is not sent there",
+                redact(&url)
+            )));
         }
+        let method = match parts.method {
+            http::Method::GET => Method::Get,
+            http::Method::HEAD => Method::Head,
+            http::Method::POST => Method::Post,
+            http::Method::PUT => Method::Put,
+            http::Method::DELETE => Method::Delete,
+            other => return Err(transport_error(format!("unsupported method {other}"))),
+        };
+        // Reads are retried on any transient failure; writes only when they surely did not
+        // reach GitLab (a connect error, a 429): a write whose answer was lost is left to the
+        // run's reconcile logic, which finds what happened on the next look.
+        let mut outgoing = Request::new(method, &url, "application/json")
+            .authorization(Authorization::Header {
+                name: "PRIVATE-TOKEN",
+                value: self.token.clone(),
+            })
+            .limit(LARGE_BODY)
+            .purpose(Purpose::Forge);
+        for (name, value) in &parts.headers {
+            if *name != http::header::ACCEPT {
+                outgoing = outgoing.header(name.clone(), value.clone());
+            }
+        }
+        if !body.is_empty() || method == Method::Post || method == Method::Put {
+            outgoing = outgoing.body(body);
+        }
+        let response = self
+            .http
+            .send(outgoing)
+            .await
+            .map_err(|e| transport_error(e.to_string()))?;
+        // A proxy's or login page where the API answers JSON (raw files are any type).
+        let raw_file = url.path().ends_with("/raw");
+        let html = response
+            .header("content-type")
+            .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("text/html"));
+        if response.is_success() && html && !raw_file {
+            return Err(transport_error(format!(
+                "expected JSON, got `text/html` from {}",
+                redact(&response.url)
+            )));
+        }
+        let mut out = http::Response::builder().status(response.status);
+        for (name, value) in &response.headers {
+            out = out.header(name, value);
+        }
+        out.body(Bytes::from(response.body))
+            .map_err(|e| transport_error(e.to_string()))
     }
 }
 
@@ -207,6 +208,9 @@ struct TreeEntry {
     path: String,
     #[serde(rename = "type")]
     kind: String,
+    /// Git's file mode: `120000` is a symbolic link.
+    #[serde(default)]
+    mode: String,
 }
 
 #[derive(Deserialize)]
@@ -229,6 +233,8 @@ struct MergeRequestJson {
     author: UserJson,
     #[serde(default)]
     web_url: String,
+    #[serde(default)]
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl MergeRequestJson {
@@ -258,6 +264,7 @@ impl MergeRequestJson {
             merge_status,
             author: self.author.username,
             web_url: self.web_url,
+            created_at: self.created_at,
         }
     }
 }
@@ -280,6 +287,120 @@ struct AwardJson {
 #[derive(Deserialize)]
 struct LabelJson {
     name: String,
+}
+
+#[derive(Deserialize)]
+struct IssueJson {
+    iid: u64,
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    web_url: String,
+}
+
+impl From<IssueJson> for Issue {
+    fn from(i: IssueJson) -> Issue {
+        Issue {
+            iid: i.iid,
+            title: i.title,
+            description: i.description.unwrap_or_default(),
+            web_url: i.web_url,
+        }
+    }
+}
+
+/// `GET /projects/:id/issues?author_id=&state=opened&search=&in=title`.
+struct BotIssues<'a> {
+    project: &'a str,
+    author: u64,
+    title: &'a str,
+}
+
+impl api::Endpoint for BotIssues<'_> {
+    fn method(&self) -> http::Method {
+        http::Method::GET
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        format!("projects/{}/issues", encode(self.project)).into()
+    }
+
+    fn parameters(&self) -> api::QueryParams<'_> {
+        let mut params = api::QueryParams::default();
+        params.push("author_id", self.author);
+        params.push("state", "opened");
+        params.push("search", self.title);
+        params.push("in", "title");
+        params
+    }
+}
+
+impl api::Pageable for BotIssues<'_> {}
+
+/// `POST /projects/:id/issues` and `PUT /projects/:id/issues/:iid` (description only).
+struct WriteIssue<'a> {
+    project: &'a str,
+    iid: Option<u64>,
+    title: Option<&'a str>,
+    description: &'a str,
+    labels: &'a [String],
+}
+
+impl api::Endpoint for WriteIssue<'_> {
+    fn method(&self) -> http::Method {
+        match self.iid {
+            Some(_) => http::Method::PUT,
+            None => http::Method::POST,
+        }
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        match self.iid {
+            Some(iid) => format!("projects/{}/issues/{iid}", encode(self.project)).into(),
+            None => format!("projects/{}/issues", encode(self.project)).into(),
+        }
+    }
+
+    fn body(&self) -> Result<Option<(&'static str, Vec<u8>)>, api::BodyError> {
+        let mut body = serde_json::Map::new();
+        if let Some(title) = self.title {
+            body.insert("title".into(), title.into());
+        }
+        body.insert("description".into(), self.description.into());
+        if !self.labels.is_empty() {
+            body.insert("labels".into(), self.labels.join(",").into());
+        }
+        Ok(Some((
+            "application/json",
+            serde_json::to_vec(&body).unwrap_or_default(),
+        )))
+    }
+}
+
+/// `GET /projects/:id/ci/lint?content_ref=&dry_run=true&dry_run_ref=&include_jobs=true`.
+struct ProjectCiLint<'a> {
+    project: &'a str,
+    content_ref: &'a str,
+    dry_run_ref: &'a str,
+}
+
+impl api::Endpoint for ProjectCiLint<'_> {
+    fn method(&self) -> http::Method {
+        http::Method::GET
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        format!("projects/{}/ci/lint", encode(self.project)).into()
+    }
+
+    fn parameters(&self) -> api::QueryParams<'_> {
+        let mut params = api::QueryParams::default();
+        params.push("content_ref", self.content_ref);
+        params.push("dry_run", true);
+        params.push("dry_run_ref", self.dry_run_ref);
+        params.push("include_jobs", true);
+        params
+    }
 }
 
 #[derive(Deserialize)]
@@ -358,18 +479,9 @@ impl GitlabForge {
     pub async fn connect(
         settings: &GitlabSettings,
         bot: &BotSettings,
-        http: std::sync::Arc<HttpClient>,
+        http: Arc<HttpClient>,
     ) -> Result<Self, ForgeError> {
-        let _ = (bot, http);
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ForgeError::Transport {
-                what: "GitLab client".into(),
-                message: e.to_string(),
-            })?;
+        let _ = bot;
         let mut base = settings.url.clone();
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
@@ -377,8 +489,7 @@ impl GitlabForge {
         let api = Transport {
             base,
             token: settings.token.clone(),
-            client,
-            retries: 3,
+            http,
         };
         let me: UserJson = api::users::CurrentUser::builder()
             .build()
@@ -519,7 +630,7 @@ impl Forge for GitlabForge {
         }
     }
 
-    async fn files(&self, project: &Project, sha: &str) -> Result<Vec<String>, ForgeError> {
+    async fn files(&self, project: &Project, sha: &str) -> Result<crate::scan::Tree, ForgeError> {
         let entries: Vec<TreeEntry> = api::paged(
             api::projects::repository::Tree::builder()
                 .project(project.id.as_str())
@@ -532,11 +643,15 @@ impl Forge for GitlabForge {
         .query_async(&self.api)
         .await
         .map_err(|e| forge_error(&format!("{}: tree at {sha}", project.path), e))?;
-        Ok(entries
-            .into_iter()
-            .filter(|e| e.kind == "blob")
-            .map(|e| e.path)
-            .collect())
+        let mut tree = crate::scan::Tree::default();
+        for e in entries.into_iter().filter(|e| e.kind == "blob") {
+            if e.mode == "120000" {
+                tree.links.push(e.path);
+            } else {
+                tree.files.push(e.path);
+            }
+        }
+        Ok(tree)
     }
 
     async fn read_file(
@@ -954,6 +1069,84 @@ impl Forge for GitlabForge {
         .await
         .map_err(|e| forge_error(&format!("{}: milestone `{title}`", project.path), e))?;
         Ok(list.into_iter().find(|m| m.title == title).map(|m| m.id))
+    }
+
+    async fn find_issue(
+        &self,
+        project: &Project,
+        title: &str,
+    ) -> Result<Option<Issue>, ForgeError> {
+        let list: Vec<IssueJson> = api::paged(
+            BotIssues {
+                project: &project.id,
+                author: self.bot_id,
+                title,
+            },
+            Pagination::All,
+        )
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: issues", project.path), e))?;
+        Ok(list
+            .into_iter()
+            .filter(|i| i.title == title)
+            .min_by_key(|i| i.iid)
+            .map(Issue::from))
+    }
+
+    async fn create_issue(
+        &self,
+        project: &Project,
+        title: &str,
+        description: &str,
+        labels: &[String],
+    ) -> Result<Issue, ForgeError> {
+        let created: IssueJson = WriteIssue {
+            project: &project.id,
+            iid: None,
+            title: Some(title),
+            description,
+            labels,
+        }
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: new issue", project.path), e))?;
+        Ok(created.into())
+    }
+
+    async fn edit_issue(
+        &self,
+        project: &Project,
+        iid: u64,
+        description: &str,
+    ) -> Result<(), ForgeError> {
+        api::ignore(WriteIssue {
+            project: &project.id,
+            iid: Some(iid),
+            title: None,
+            description,
+            labels: &[],
+        })
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: issue #{iid}", project.path), e))
+    }
+
+    async fn ci_lint(
+        &self,
+        project: &Project,
+        content_ref: &str,
+        dry_run_ref: &str,
+    ) -> Result<Option<CiLint>, ForgeError> {
+        let lint: CiLint = ProjectCiLint {
+            project: &project.id,
+            content_ref,
+            dry_run_ref,
+        }
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: CI lint", project.path), e))?;
+        Ok(Some(lint))
     }
 }
 

@@ -3,7 +3,7 @@
 //! `.git/updatebot/`, so the whole product can be tried with no server.
 
 use super::{
-    Commit, CommitRequest, FileAction, FleetQuery, Forge, ForgeError, MergeRequest,
+    Commit, CommitRequest, FileAction, FleetQuery, Forge, ForgeError, Issue, MergeRequest,
     MergeRequestEdit, MergeRequestState, MergeStatus, NewMergeRequest, Note, Project,
 };
 use async_trait::async_trait;
@@ -58,7 +58,10 @@ impl LocalForge {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new("git");
-        cmd.arg("--git-dir")
+        // No hooks: `update-ref` would run a `reference-transaction` hook, code the bot
+        // did not choose to run.
+        cmd.args(["-c", "core.hooksPath=/dev/null"])
+            .arg("--git-dir")
             .arg(&self.git_dir)
             .env("GIT_AUTHOR_NAME", BOT_NAME)
             .env("GIT_AUTHOR_EMAIL", BOT_EMAIL)
@@ -141,6 +144,40 @@ impl LocalForge {
             .map_err(|e| transport(dir.display().to_string(), e.to_string()))?;
         let path = dir.join(format!("{}.json", mr.merge_request.iid));
         let text = serde_json::to_string_pretty(mr).unwrap_or_default();
+        tokio::fs::write(&path, text)
+            .await
+            .map_err(|e| transport(path.display().to_string(), e.to_string()))
+    }
+
+    async fn load_issues(&self) -> Result<Vec<Issue>, ForgeError> {
+        let dir = self.store().join("issues");
+        let mut out = Vec::new();
+        let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+            return Ok(out);
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let text = tokio::fs::read_to_string(&path)
+                .await
+                .map_err(|e| transport(path.display().to_string(), e.to_string()))?;
+            let issue: Issue = serde_json::from_str(&text)
+                .map_err(|e| transport(path.display().to_string(), e.to_string()))?;
+            out.push(issue);
+        }
+        out.sort_by_key(|i| i.iid);
+        Ok(out)
+    }
+
+    async fn save_issue(&self, issue: &Issue) -> Result<(), ForgeError> {
+        let dir = self.store().join("issues");
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| transport(dir.display().to_string(), e.to_string()))?;
+        let path = dir.join(format!("{}.json", issue.iid));
+        let text = serde_json::to_string_pretty(issue).unwrap_or_default();
         tokio::fs::write(&path, text)
             .await
             .map_err(|e| transport(path.display().to_string(), e.to_string()))
@@ -238,15 +275,22 @@ impl Forge for LocalForge {
         self.sha_of(branch).await
     }
 
-    async fn files(&self, _project: &Project, sha: &str) -> Result<Vec<String>, ForgeError> {
-        let out = self
-            .git(&["ls-tree", "-r", "-z", "--name-only", sha])
-            .await?;
-        Ok(out
-            .split('\0')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect())
+    async fn files(&self, _project: &Project, sha: &str) -> Result<crate::scan::Tree, ForgeError> {
+        // `<mode> <type> <object>\t<path>`; `120000` is a symbolic link, `commit` a submodule.
+        let out = self.git(&["ls-tree", "-r", "-z", sha]).await?;
+        let mut tree = crate::scan::Tree::default();
+        for entry in out.split('\0').filter(|s| !s.is_empty()) {
+            let Some((info, path)) = entry.split_once('\t') else {
+                continue;
+            };
+            let mut fields = info.split(' ');
+            match (fields.next(), fields.next()) {
+                (Some("120000"), _) => tree.links.push(path.to_string()),
+                (Some(_), Some("blob")) => tree.files.push(path.to_string()),
+                _ => {}
+            }
+        }
+        Ok(tree)
     }
 
     async fn read_file(
@@ -441,6 +485,7 @@ impl Forge for LocalForge {
             merge_status: MergeStatus::Mergeable,
             author: BOT_NAME.into(),
             web_url: format!("{}/merge-requests/{iid}.json", self.store().display()),
+            created_at: Some(chrono::Utc::now()),
         };
         self.save_mr(&StoredMergeRequest {
             merge_request: merge_request.clone(),
@@ -522,5 +567,53 @@ impl Forge for LocalForge {
         _title: &str,
     ) -> Result<Option<u64>, ForgeError> {
         Ok(None)
+    }
+
+    async fn find_issue(
+        &self,
+        _project: &Project,
+        title: &str,
+    ) -> Result<Option<Issue>, ForgeError> {
+        Ok(self
+            .load_issues()
+            .await?
+            .into_iter()
+            .find(|i| i.title == title))
+    }
+
+    async fn create_issue(
+        &self,
+        _project: &Project,
+        title: &str,
+        description: &str,
+        _labels: &[String],
+    ) -> Result<Issue, ForgeError> {
+        let iid = self.load_issues().await?.last().map_or(1, |i| i.iid + 1);
+        let issue = Issue {
+            iid,
+            title: title.to_string(),
+            description: description.to_string(),
+            web_url: format!("{}/issues/{iid}.json", self.store().display()),
+        };
+        self.save_issue(&issue).await?;
+        Ok(issue)
+    }
+
+    async fn edit_issue(
+        &self,
+        _project: &Project,
+        iid: u64,
+        description: &str,
+    ) -> Result<(), ForgeError> {
+        let mut issue = self
+            .load_issues()
+            .await?
+            .into_iter()
+            .find(|i| i.iid == iid)
+            .ok_or_else(|| ForgeError::NotFound {
+                what: format!("issue #{iid}"),
+            })?;
+        issue.description = description.to_string();
+        self.save_issue(&issue).await
     }
 }

@@ -117,6 +117,9 @@ pub struct MergeRequest {
     pub merge_status: MergeStatus,
     pub author: String,
     pub web_url: String,
+    /// When it was opened (`None`: the forge did not say).
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A new merge request.
@@ -154,6 +157,39 @@ pub struct Note {
     pub bot_awards: Vec<String>,
 }
 
+/// An issue (the bot keeps one: its dashboard).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    pub iid: u64,
+    pub title: String,
+    pub description: String,
+    pub web_url: String,
+}
+
+/// What GitLab's CI lint says of a project's CI configuration (`GET /projects/:id/ci/lint`
+/// with a dry run: a pipeline created for a push to `dry_run_ref`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiLint {
+    pub valid: bool,
+    #[serde(default)]
+    pub errors: Vec<String>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The configuration with its includes merged in.
+    #[serde(default)]
+    pub merged_yaml: Option<String>,
+    /// The jobs the simulated pipeline would have.
+    #[serde(default)]
+    pub jobs: Vec<CiLintJob>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiLintJob {
+    pub name: String,
+    #[serde(default)]
+    pub stage: Option<String>,
+}
+
 /// Which projects a fleet run walks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FleetQuery {
@@ -181,8 +217,9 @@ pub trait Forge: Send + Sync {
         branch: &str,
     ) -> Result<Option<String>, ForgeError>;
 
-    /// Every file path at `sha` (repo-relative).
-    async fn files(&self, project: &Project, sha: &str) -> Result<Vec<String>, ForgeError>;
+    /// Every file path at `sha` (repo-relative): regular files, and symbolic links apart
+    /// (they are never read nor written; submodules are left out).
+    async fn files(&self, project: &Project, sha: &str) -> Result<crate::scan::Tree, ForgeError>;
 
     /// A file's text at `sha`, or `None` if it does not exist.
     async fn read_file(
@@ -262,4 +299,34 @@ pub trait Forge: Send + Sync {
     /// A milestone's id by title.
     async fn milestone_id(&self, project: &Project, title: &str)
         -> Result<Option<u64>, ForgeError>;
+
+    /// The bot's open issue with exactly this title, if there is one.
+    async fn find_issue(&self, project: &Project, title: &str)
+        -> Result<Option<Issue>, ForgeError>;
+
+    async fn create_issue(
+        &self,
+        project: &Project,
+        title: &str,
+        description: &str,
+        labels: &[String],
+    ) -> Result<Issue, ForgeError>;
+
+    async fn edit_issue(
+        &self,
+        project: &Project,
+        iid: u64,
+        description: &str,
+    ) -> Result<(), ForgeError>;
+
+    /// CI lint of the configuration at `content_ref`, simulating a push pipeline on
+    /// `dry_run_ref`. `None`: this forge cannot lint.
+    async fn ci_lint(
+        &self,
+        _project: &Project,
+        _content_ref: &str,
+        _dry_run_ref: &str,
+    ) -> Result<Option<CiLint>, ForgeError> {
+        Ok(None)
+    }
 }

@@ -5,40 +5,12 @@
 use super::meta::Meta;
 use super::plan::PlannedChange;
 
-/// Longest description the bot writes (GitLab accepts 1,048,576 characters).
-pub const MAX_DESCRIPTION: usize = 60_000;
-/// Longest piece of registry text kept.
-const MAX_FIELD: usize = 200;
-
-/// Registry text made inert: Markdown and HTML characters escaped, `@` defused with a zero-width
-/// joiner so it pings no one, control characters dropped, length bounded.
-pub fn sanitize(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars().take(MAX_FIELD) {
-        match c {
-            '@' => out.push_str("@\u{2060}"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '[' | ']' | '(' | ')' | '`' | '*' | '_' | '|' | '#' | '!' | '\\' | '~' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use super::sanitize::MAX_DESCRIPTION;
+use super::sanitize::{self, code, inline as sanitize};
 
 /// A registry-supplied URL, if it is a plain http(s) URL safe to link.
 pub fn safe_url(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url.trim()).ok()?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return None;
-    }
-    let text = parsed.to_string();
-    (text.len() <= 500 && !text.contains(['(', ')', ' ', '<', '>', '"'])).then_some(text)
+    sanitize::url(url)
 }
 
 /// A compare view between two versions, for repositories on GitHub or GitLab.
@@ -49,7 +21,10 @@ fn compare_url(source: &str, from: &str, to: &str) -> Option<String> {
     if segments < 2 {
         return None;
     }
-    let (from, to) = (sanitize(from), sanitize(to));
+    // Versions go into the URL verbatim: only plain ones make a compare view.
+    if !sanitize::is_plain_token(from) || !sanitize::is_plain_token(to) {
+        return None;
+    }
     match parsed.host_str()? {
         "github.com" => Some(format!("{base}/compare/{from}...{to}")),
         host if host.contains("gitlab") => Some(format!("{base}/-/compare/{from}...{to}")),
@@ -96,7 +71,7 @@ pub fn describe(
         )),
     }
     if change.directory != "/" {
-        out.push_str(&format!(" in `{}`", change.directory.replace('`', "")));
+        out.push_str(&format!(" in {}", code(&change.directory)));
     }
     out.push_str(
         ".\n\n| Package | From | To | Update | Released |\n| --- | --- | --- | --- | --- |\n",
@@ -161,15 +136,19 @@ pub fn describe(
             (true, false) => " (lockfile)",
             _ => "",
         };
-        out.push_str(&format!("- `{}`{lock}\n", file.replace('`', "")));
+        out.push_str(&format!("- {}{lock}\n", code(file)));
     }
     let notes: Vec<String> = change
         .updates
         .iter()
         .flat_map(|u| {
-            u.notes
-                .iter()
-                .map(move |n| format!("- {}: {}", sanitize(&u.name), sanitize(n)))
+            u.notes.iter().map(move |n| {
+                format!(
+                    "- {}: {}",
+                    sanitize(&u.name),
+                    sanitize::inline_max(n, sanitize::MAX_MESSAGE)
+                )
+            })
         })
         .collect();
     if !notes.is_empty() {
@@ -201,14 +180,118 @@ pub fn describe(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::meta::MetaUpdate;
+    use std::sync::Arc;
+    use updatebot_core::registry::{Release, ReleaseList};
+    use updatebot_core::version::UpdateType;
+    use updatebot_core::Ecosystem;
+
+    fn hostile_change() -> (PlannedChange, Meta) {
+        let from = "1.0 | x |\n| --- |";
+        let to = "2.0<script>alert(1)</script>@all #1 !2 ~bug %v1";
+        let mut release = Release::new(to);
+        release.released_at = Some("2024-01-01<img src=x onerror=alert(1)>".into());
+        let releases = ReleaseList {
+            name: "evil".into(),
+            releases: vec![release],
+            source_url: Some("javascript:alert(1)//github.com/a/b".into()),
+            changelog_url: Some("data:text/html;base64,PHNjcmlwdD4=".into()),
+            homepage: Some("https://evil.example/x)[y](javascript:z".into()),
+            ..ReleaseList::default()
+        };
+        let update = super::super::plan::PlannedUpdate {
+            name: "@everyone/pkg](javascript:alert(1))".into(),
+            package: "pkg".into(),
+            from: from.into(),
+            to: to.into(),
+            update_type: UpdateType::Major,
+            development: false,
+            scheme: "npm",
+            sites: vec![("pkg`\n# x/package.json".into(), 0)],
+            releases: Some(Arc::new(releases)),
+            notes: vec![format!(
+                "3.0 is deprecated: {}",
+                "@here see #99 ".repeat(1000)
+            )],
+        };
+        let change = PlannedChange {
+            key: "npm:/:pkg".into(),
+            branch: "updatebot/npm/pkg-2.0".into(),
+            ecosystem: Ecosystem::Npm,
+            directory: "/we`ird\n".into(),
+            group: None,
+            updates: vec![update],
+            title: "t".into(),
+            commit_message: "t".into(),
+            labels: vec![],
+            assignees: vec![],
+            reviewers: vec![],
+            milestone: None,
+            entry: None,
+            open_limit: 5,
+            rebase: true,
+        };
+        let meta = Meta {
+            v: 1,
+            key: change.key.clone(),
+            scheme: "npm".into(),
+            updates: vec![MetaUpdate {
+                name: "x-->".into(),
+                from: from.into(),
+                to: to.into(),
+            }],
+            base: "abc".into(),
+            ignore: None,
+            closed_by_bot: false,
+            unignored: false,
+        };
+        (change, meta)
+    }
 
     #[test]
-    fn registry_text_cannot_ping_link_or_inject_html() {
-        let s = sanitize("@everyone <img src=x onerror=alert(1)> [click](https://evil)");
-        assert!(!s.contains("@e"), "{s}");
-        assert!(!s.contains('<'));
-        assert!(s.contains("\\[click\\]\\(https://evil\\)"));
-        assert_eq!(sanitize(&"x".repeat(1000)).len(), MAX_FIELD);
+    fn registry_text_cannot_ping_link_break_the_table_or_inject_html() {
+        let (change, meta) = hostile_change();
+        let files = vec!["pkg`\n# x/package.json".to_string()];
+        let body = describe(&change, &files, &[], &meta, "updatebot");
+        let (text, record) = body.split_at(body.rfind("<!-- updatebot:meta").unwrap());
+        assert!(Meta::find(record).is_some());
+        // The only HTML is the bot's own collapsible section and its record.
+        let html: String = text
+            .replace("<details>", "")
+            .replace("</details>", "")
+            .replace("<summary>", "")
+            .replace("</summary>", "");
+        assert!(!html.contains('<'), "{text}");
+        assert!(
+            !text.contains("javascript:") || !text.contains("](javascript"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("](data:") && !text.contains("](https://evil"),
+            "{text}"
+        );
+        for sigil in [
+            "@everyone",
+            "@all",
+            "@here",
+            "#1 ",
+            "#99",
+            "!2",
+            "~bug",
+            "%v1",
+        ] {
+            assert!(!text.contains(sigil), "{sigil} in {text}");
+        }
+        // The bot's own command list still mentions the bot (on purpose).
+        assert!(text.contains("`@updatebot rebase`"));
+        // The table keeps five cells per row.
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("| ") && l.contains("2.0"))
+            .unwrap();
+        assert_eq!(row.replace("\\|", "").matches('|').count(), 6, "{row}");
+        // Bounded: the long deprecation note was cut.
+        assert!(text.len() < 10_000, "{}", text.len());
     }
 
     #[test]
@@ -224,5 +307,9 @@ mod tests {
             Some("https://github.com/psf/requests/compare/2.25.0...2.32.3")
         );
         assert_eq!(compare_url("https://example.org/x", "1", "2"), None);
+        assert_eq!(
+            compare_url("https://github.com/a/b", "1", "2)](javascript:x"),
+            None
+        );
     }
 }

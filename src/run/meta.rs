@@ -51,9 +51,26 @@ pub struct Meta {
     /// a closing says nothing about what people want.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub closed_by_bot: bool,
+    /// Set when a person undid the ignore this closed merge request stood for (from the
+    /// dashboard): its updates may be proposed again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unignored: bool,
 }
 
 impl Meta {
+    /// What this record of a merge request closed without merging keeps from being proposed
+    /// again: the ignore a command set, else the operator's policy for a person's closing;
+    /// nothing when the bot closed it itself or a person undid the ignore.
+    pub fn standing_ignore(&self, policy: crate::config::ClosedMergeRequest) -> Option<Ignore> {
+        if self.unignored || (self.closed_by_bot && self.ignore.is_none()) {
+            return None;
+        }
+        Some(self.ignore.unwrap_or(match policy {
+            crate::config::ClosedMergeRequest::IgnoreVersion => Ignore::Version,
+            crate::config::ClosedMergeRequest::IgnoreMajor => Ignore::Major,
+        }))
+    }
+
     /// The hidden comment carrying this record. `<` and `>` are escaped inside the JSON, so
     /// no value can end the comment.
     pub fn render(&self) -> String {
@@ -108,6 +125,7 @@ mod tests {
             base: "abc".into(),
             ignore: None,
             closed_by_bot: false,
+            unignored: false,
         }
     }
 

@@ -3,10 +3,14 @@
 //! reconcile them with the ones earlier runs opened. The forge is the only state.
 
 pub mod body;
+pub mod budget;
 pub mod commands;
+pub mod dashboard;
 pub mod meta;
 pub mod plan;
 mod reconcile;
+pub mod sanitize;
+mod upkeep;
 
 use crate::check::{Checker, ManifestResult};
 use crate::config::{parse_repo_config, OperatorConfig, REPO_CONFIG_FILE};
@@ -68,6 +72,8 @@ pub struct ChangeReport {
     pub branch: String,
     /// `pip`, `npm`, `docker` (unknown for a merge request whose record is unreadable).
     pub ecosystem: Option<String>,
+    /// `ecosystem:directory`: the `.updatebot.yml` entry's share of the project.
+    pub scope: Option<String>,
     /// The dependency updates the merge request carries.
     pub updates: Vec<UpdateReport>,
     pub action: Action,
@@ -95,6 +101,11 @@ pub struct ProjectReport {
     pub changes: Vec<ChangeReport>,
     /// Manifests that could not be read and lookups that failed, each naming its file/package.
     pub problems: Vec<String>,
+    /// What the project's CI does with the bot's merge requests (when checked).
+    pub ci: Option<crate::ci::CiCheck>,
+    /// Closed merge requests whose ignore a person undid from the dashboard in this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undone_ignores: Vec<u64>,
 }
 
 impl ProjectReport {
@@ -105,6 +116,8 @@ impl ProjectReport {
             skipped: None,
             changes: Vec::new(),
             problems: Vec::new(),
+            ci: None,
+            undone_ignores: Vec::new(),
         }
     }
 
@@ -201,6 +214,8 @@ pub struct Fleet<'a> {
     /// Work only on the entries owning these `ecosystem:directory` scopes (a command on one
     /// merge request, acted on at once), whatever the window says.
     pub focus: Option<std::collections::BTreeSet<String>>,
+    /// What is left of the run's fleet-wide budgets (`bot.budgets`).
+    pub budget: Arc<budget::RunBudget>,
 }
 
 impl<'a> Fleet<'a> {
@@ -224,6 +239,7 @@ impl<'a> Fleet<'a> {
             run_id: new_run_id(now),
             stop: None,
             focus: None,
+            budget: Arc::new(budget::RunBudget::new(operator.bot.budgets)),
         }
     }
 
@@ -255,9 +271,16 @@ pub fn registry_client(
             })
         })
         .collect();
+    let secs = |s: u32| std::time::Duration::from_secs(u64::from(s));
+    let http = &operator.http;
     let options = HttpOptions {
-        timeout: std::time::Duration::from_secs(u64::from(operator.http.timeout_seconds)),
-        retries: operator.http.retries,
+        timeout: secs(http.timeout_seconds),
+        connect_timeout: secs(http.connect_timeout_seconds),
+        retries: http.retries,
+        max_wait: secs(http.max_retry_wait_seconds),
+        per_host: usize::try_from(http.per_host_concurrency).unwrap_or(usize::MAX),
+        circuit_failures: http.circuit_breaker_failures,
+        circuit_open_for: secs(http.circuit_breaker_seconds),
         ..HttpOptions::default()
     };
     HttpClient::new(options, credentials)
@@ -314,7 +337,7 @@ fn located(problems: &[crate::config::Problem]) -> String {
         .join("; ")
 }
 
-fn forge_problem(e: ForgeError) -> String {
+pub(super) fn forge_problem(e: ForgeError) -> String {
     e.to_string()
 }
 
@@ -488,10 +511,18 @@ impl Fleet<'_> {
                 targets.push(target);
             }
         }
-        let existing = forge
+        let mut existing = forge
             .merge_requests(project, &self.operator.bot.branch_prefix)
             .await
             .map_err(forge_problem)?;
+        let opened_today =
+            std::sync::atomic::AtomicUsize::new(budget::opened_today(&existing, self.now));
+        let mut seen = upkeep::Seen {
+            issue: self
+                .dashboard_before(project, &mut existing, report)
+                .await?,
+            scopes: BTreeMap::new(),
+        };
         for target in targets {
             let default = project.default_branch.clone();
             let settings = ProjectSettings::for_entries(Some(&repo), self.operator, &|e| {
@@ -517,15 +548,21 @@ impl Fleet<'_> {
                 now: self.now,
                 concurrency: 16,
             };
-            let results = self.check_at(&checker, project, &base, &settings).await?;
+            let (results, tree) = self.check_at(&checker, project, &base, &settings).await?;
+            let mut scope_problems: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for r in &results {
-                report
-                    .problems
-                    .extend(crate::report::failures(std::slice::from_ref(r), None));
+                let failures = crate::report::failures(std::slice::from_ref(r), None);
+                scope_problems
+                    .entry(plan::scope_of_result(r, &settings))
+                    .or_default()
+                    .extend(failures.iter().cloned());
+                report.problems.extend(failures);
             }
             let planned = plan::plan(&results, &settings, &self.operator.bot);
             let scopes = plan::scopes(&results, &settings);
-            let lockfiles = self.read_lockfiles(project, &base, &results).await?;
+            let lockfiles = self
+                .read_lockfiles(project, &base, &results, &tree.links)
+                .await?;
             let ctx = reconcile::Context {
                 forge,
                 checker: &checker,
@@ -536,8 +573,18 @@ impl Fleet<'_> {
                 results: &results,
                 lockfiles: &lockfiles,
                 scopes: &scopes,
+                budget: &self.budget,
+                opened_today: &opened_today,
             };
+            let from = report.changes.len();
             ctx.reconcile(planned, &existing, report).await?;
+            seen.scopes
+                .extend(upkeep::scope_lines(report, from, &scope_problems, &scopes));
+        }
+        // A dashboard that could not be written fails the project (its changes stay
+        // reported): the next run writes it.
+        if let Err(e) = self.dashboard_after(project, &all, seen, report).await {
+            report.error.get_or_insert(format!("dashboard: {e}"));
         }
         Ok(())
     }
@@ -549,13 +596,14 @@ impl Fleet<'_> {
         project: &Project,
         base: &str,
         settings: &ProjectSettings,
-    ) -> Result<Vec<ManifestResult>, String> {
-        let files = self
+    ) -> Result<(Vec<ManifestResult>, crate::scan::Tree), String> {
+        let tree = self
             .forge
             .files(project, base)
             .await
             .map_err(forge_problem)?;
-        let mut scan = Scan::new(self.plugins, &files, settings);
+        let mut scan = Scan::new(self.plugins, &tree.files, settings);
+        scan.refuse_links(&tree.links);
         loop {
             let batch = scan.pending();
             if batch.is_empty() {
@@ -569,48 +617,55 @@ impl Fleet<'_> {
             .await;
             for ((path, manager, ecosystem), read) in batch.into_iter().zip(reads) {
                 let content = match read {
-                    Ok(Some(text)) if text.len() as u64 <= crate::scan::MAX_MANIFEST_BYTES => {
-                        Ok(text)
-                    }
-                    Ok(Some(text)) => Err(ManifestError::new(
-                        &path,
-                        None,
-                        format!(
-                            "file is {} bytes, over the {}-byte limit",
-                            text.len(),
-                            crate::scan::MAX_MANIFEST_BYTES
-                        ),
-                    )),
+                    Ok(Some(text)) => crate::scan::check_size(&path, text.len() as u64)
+                        .map(|()| text)
+                        .map_err(ManifestError::from),
                     Ok(None) => Err(ManifestError::new(&path, None, "listed but not readable")),
                     Err(e) => return Err(forge_problem(e)),
                 };
                 scan.add(&path, manager, ecosystem, content);
             }
         }
-        Ok(checker.check(scan.finish(), &files, &|_, _, _| {}).await)
+        // Links too: a symlinked lockfile blocks its manifest's update (never read).
+        let results = checker
+            .check(scan.finish(), &tree.all(), &|_, _, _| {})
+            .await;
+        Ok((results, tree))
     }
 
-    /// Lockfiles kept apart from their manifests, read once for the apply step.
+    /// Lockfiles kept apart from their manifests, read once for the apply step (or why one
+    /// cannot be: a symbolic link, over the size limit).
     async fn read_lockfiles(
         &self,
         project: &Project,
         base: &str,
         results: &[ManifestResult],
-    ) -> Result<BTreeMap<String, String>, String> {
+        links: &[String],
+    ) -> Result<BTreeMap<String, Result<String, String>>, String> {
         let mut out = BTreeMap::new();
         for r in results {
             let Some((path, _)) = &r.lockfile else {
                 continue;
             };
+            // The lock, and the files its updater reads beside it (a workspace's other
+            // manifests, the tool's settings).
             let wanted = std::iter::once(path).chain(&r.related_files);
             for path in wanted {
                 if path == &r.manifest.path || out.contains_key(path) {
                     continue;
                 }
-                // A manifest of this run is already read.
+                if links.contains(path) {
+                    let refused = crate::scan::ReadError::Symlink {
+                        path: path.clone(),
+                        via: None,
+                    };
+                    out.insert(path.clone(), Err(refused.to_string()));
+                    continue;
+                }
+                // A manifest of this run is already read (and checked).
                 if let Some(m) = results.iter().find(|m| &m.manifest.path == path) {
                     if m.manifest.result.is_ok() {
-                        out.insert(path.clone(), m.manifest.content.clone());
+                        out.insert(path.clone(), Ok(m.manifest.content.clone()));
                         continue;
                     }
                 }
@@ -620,7 +675,10 @@ impl Fleet<'_> {
                     .await
                     .map_err(forge_problem)?
                 {
-                    out.insert(path.clone(), text);
+                    let checked = crate::scan::check_size(path, text.len() as u64)
+                        .map(|()| text)
+                        .map_err(|e| e.to_string());
+                    out.insert(path.clone(), checked);
                 }
             }
         }

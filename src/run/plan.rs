@@ -8,6 +8,7 @@ use crate::config::{
 };
 use crate::policy::NamePattern;
 use crate::project::ProjectSettings;
+use crate::run::sanitize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use updatebot_core::registry::ReleaseList;
@@ -73,11 +74,37 @@ fn ref_safe(part: &str) -> String {
             }
         })
         .collect();
-    cleaned
-        .replace("..", "-")
-        .trim_matches(['.', '-'])
-        .to_string()
+    let cleaned = cleaned.replace("..", "-");
+    // Bounded: git keeps each ref as a file, and file names have a limit.
+    let end = cleaned
+        .char_indices()
+        .nth(MAX_BRANCH_PART)
+        .map_or(cleaned.len(), |(i, _)| i);
+    cleaned[..end].trim_matches(['.', '-']).to_string()
 }
+
+/// A version for titles and branch names: a digest shortened to 12 hex digits, as
+/// `docker images` shows them (`1.28.0-alpine@sha256:393b52560379`). The full value stays in
+/// the body, the commit message and the record.
+pub fn short_version(version: &str) -> String {
+    let shorten = |digest: &str| -> String {
+        match digest.split_once(':') {
+            Some((algo, hex)) if hex.len() > 12 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                format!("{algo}:{}", &hex[..12])
+            }
+            _ => digest.to_string(),
+        }
+    };
+    match version.split_once('@') {
+        Some((tag, digest)) => format!("{tag}@{}", shorten(digest)),
+        None if version.starts_with("sha256:") || version.starts_with("sha512:") => {
+            shorten(version)
+        }
+        None => version.to_string(),
+    }
+}
+/// Longest piece of a branch name taken from a name or a version.
+const MAX_BRANCH_PART: usize = 100;
 
 /// `updatebot/pip/backend/requests-2.32.3` (separator from the entry).
 pub fn branch_name(
@@ -204,15 +231,18 @@ pub fn scopes(
 ) -> std::collections::BTreeSet<String> {
     results
         .iter()
-        .map(|r| {
-            let entry = settings.config_for(r.manifest.ecosystem, &r.manifest.path);
-            format!(
-                "{}:{}",
-                r.manifest.ecosystem.as_str(),
-                directory_for(entry, &r.manifest.path)
-            )
-        })
+        .map(|r| scope_of_result(r, settings))
         .collect()
+}
+
+/// The `ecosystem:directory` scope one manifest belongs to.
+pub fn scope_of_result(result: &ManifestResult, settings: &ProjectSettings) -> String {
+    let entry = settings.config_for(result.manifest.ecosystem, &result.manifest.path);
+    format!(
+        "{}:{}",
+        result.manifest.ecosystem.as_str(),
+        directory_for(entry, &result.manifest.path)
+    )
 }
 
 /// (ecosystem, directory, package, new version): one dependency update across manifests.
@@ -300,7 +330,13 @@ pub fn plan(
         let commit = entry.map(|e| e.commit_message.clone()).unwrap_or_default();
         let moves: Vec<String> = updates
             .iter()
-            .map(|u| format!("from {} to {}", u.from, u.to))
+            .map(|u| {
+                format!(
+                    "from {} to {}",
+                    short_version(&u.from),
+                    short_version(&u.to)
+                )
+            })
             .collect();
         let development = updates.iter().all(|u| u.development);
         let title = format!(
@@ -310,7 +346,10 @@ pub fn plan(
             moves.join(", "),
             location(&directory)
         );
-        let newest = updates.last().map(|u| u.to.clone()).unwrap_or_default();
+        let newest = updates
+            .last()
+            .map(|u| short_version(&u.to))
+            .unwrap_or_default();
         out.push(change(
             format!("{}:{directory}:{package}", ecosystem.as_str()),
             branch_name(
@@ -379,9 +418,17 @@ fn change(
     if !labels.contains(&bot.ci_label) {
         labels.push(bot.ci_label.clone());
     }
+    // Names and versions come from manifests and registries: one line each, no references
+    // or mentions (GitLab acts on those in titles and commit messages too).
+    let title = sanitize::plain(&title, sanitize::MAX_TITLE);
     let mut body = String::new();
     for u in &updates {
-        body.push_str(&format!("\nBumps {} from {} to {}.", u.name, u.from, u.to));
+        body.push_str(&format!(
+            "\nBumps {} from {} to {}.",
+            sanitize::plain(&u.name, sanitize::MAX_FIELD),
+            sanitize::plain(&u.from, sanitize::MAX_FIELD),
+            sanitize::plain(&u.to, sanitize::MAX_FIELD)
+        ));
     }
     PlannedChange {
         commit_message: format!("{title}\n{body}\n"),
@@ -409,6 +456,69 @@ fn change(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_are_short_in_titles_and_branches() {
+        let full =
+            "1.28.0-alpine@sha256:393b52560379c1120cf5670b860ac006155de4678f8492c9f4c997ce5eb4e2a3";
+        assert_eq!(short_version(full), "1.28.0-alpine@sha256:393b52560379");
+        assert_eq!(
+            short_version(
+                "sha256:393b52560379c1120cf5670b860ac006155de4678f8492c9f4c997ce5eb4e2a3"
+            ),
+            "sha256:393b52560379"
+        );
+        assert_eq!(short_version("1.2.3"), "1.2.3");
+        assert_eq!(short_version("npm:@scope/x@1.2.3"), "npm:@scope/x@1.2.3");
+        assert_eq!(
+            branch_name(
+                "updatebot",
+                '/',
+                Ecosystem::Docker,
+                "/",
+                &format!("nginx-{}", short_version(full))
+            ),
+            "updatebot/docker/nginx-1.28.0-alpine-sha256-393b52560379"
+        );
+    }
+
+    #[test]
+    fn titles_and_commit_messages_are_one_inert_line() {
+        let update = PlannedUpdate {
+            name: "pkg\n\nCloses #1".into(),
+            package: "pkg".into(),
+            from: "1.0".into(),
+            to: "2.0 @all !3\nSigned-off-by: x".into(),
+            update_type: UpdateType::Major,
+            development: false,
+            scheme: "npm",
+            sites: vec![],
+            releases: None,
+            notes: vec![],
+        };
+        let title = format!("Bump {} from {} to {}", update.name, update.from, update.to);
+        let planned = change(
+            "k".into(),
+            branch_name("updatebot", '/', Ecosystem::Npm, "/", &"x".repeat(500)),
+            Ecosystem::Npm,
+            "/".into(),
+            None,
+            vec![update],
+            title,
+            None,
+            &BotSettings::default(),
+        );
+        assert!(!planned.title.contains('\n'), "{}", planned.title);
+        for text in [&planned.title, &planned.commit_message] {
+            for reference in ["#1", "@all", "!3"] {
+                assert!(!text.contains(reference), "{reference} in {text:?}");
+            }
+        }
+        // Subject line, blank line, one line per update.
+        assert_eq!(planned.commit_message.lines().count(), 3);
+        assert!(!planned.commit_message.contains("\nSigned-off-by"));
+        assert!(planned.branch.len() < 200, "{}", planned.branch);
+    }
 
     #[test]
     fn branch_names_follow_the_layout() {

@@ -6,10 +6,11 @@ use super::body::describe;
 use super::commands::{self, Command};
 use super::meta::{Ignore, Meta, MetaUpdate};
 use super::plan::PlannedChange;
+use super::sanitize;
 use super::{Action, ChangeReport, ProjectReport, UpdateReport};
 use crate::apply;
 use crate::check::{Checker, ManifestResult, Outcome};
-use crate::config::{BotSettings, ClosedMergeRequest, Milestone};
+use crate::config::{BotSettings, Milestone};
 use crate::forge::{
     CommitRequest, FileAction, Forge, ForgeError, MergeRequest, MergeRequestEdit,
     MergeRequestState, MergeStatus, NewMergeRequest, Project,
@@ -30,9 +31,13 @@ pub(super) struct Context<'a> {
     pub target: &'a str,
     pub base: &'a str,
     pub results: &'a [ManifestResult],
-    pub lockfiles: &'a BTreeMap<String, String>,
+    pub lockfiles: &'a BTreeMap<String, Result<String, String>>,
     /// The `ecosystem:directory` scopes this run read; other merge requests are left alone.
     pub scopes: &'a BTreeSet<String>,
+    /// The run's fleet-wide budgets.
+    pub budget: &'a RunBudget,
+    /// The bot's merge requests opened in the project today (UTC), this run's included.
+    pub opened_today: &'a std::sync::atomic::AtomicUsize,
 }
 
 fn problem(e: ForgeError) -> String {
@@ -77,6 +82,7 @@ fn report(
         title: change.title.clone(),
         branch: change.branch.clone(),
         ecosystem: Some(change.ecosystem.as_str().to_string()),
+        scope: Some(scope_of(&change.key).to_string()),
         updates: change
             .updates
             .iter()
@@ -103,6 +109,7 @@ fn existing_report(e: &Existing, action: Action, reason: String) -> ChangeReport
             .key()
             .and_then(|k| k.split(':').next())
             .map(str::to_string),
+        scope: e.key().map(|k| scope_of(k).to_string()),
         updates: e
             .meta
             .iter()
@@ -121,6 +128,7 @@ fn existing_report(e: &Existing, action: Action, reason: String) -> ChangeReport
     }
 }
 
+use super::budget::{RunBudget, Spend};
 use super::meta::scope_of;
 
 impl Context<'_> {
@@ -260,13 +268,12 @@ impl Context<'_> {
             .filter(|e| e.mr.state == MergeRequestState::Closed)
         {
             let Some(meta) = &e.meta else { continue };
-            if meta.key != change.key || (meta.closed_by_bot && meta.ignore.is_none()) {
+            if meta.key != change.key {
                 continue;
             }
-            let kind = meta.ignore.unwrap_or(match self.bot.closed_merge_request {
-                ClosedMergeRequest::IgnoreVersion => Ignore::Version,
-                ClosedMergeRequest::IgnoreMajor => Ignore::Major,
-            });
+            let Some(kind) = meta.standing_ignore(self.bot.closed_merge_request) else {
+                continue;
+            };
             let proposed: Vec<(&str, &str)> = change
                 .updates
                 .iter()
@@ -323,7 +330,7 @@ impl Context<'_> {
             self.lockfiles
                 .get(path)
                 .cloned()
-                .ok_or_else(|| format!("{path}: not read"))
+                .unwrap_or_else(|| Err(format!("{path}: not read")))
         };
         let applied = apply::apply_selected(self.checker, self.results, &selected, &read).await;
         let failures: Vec<String> = applied
@@ -401,6 +408,7 @@ impl Context<'_> {
             base: self.base.to_string(),
             ignore: None,
             closed_by_bot: false,
+            unignored: false,
         };
         let same_branch = existing
             .iter()
@@ -430,7 +438,14 @@ impl Context<'_> {
                 let asked = forced.contains(&e.mr.iid);
                 let rebase = stale && change.rebase && *rebases > 0;
                 let (actions, files, lockfiles) = self.actions(change).await?;
-                if content_changed || asked || rebase {
+                let over_budget = if (content_changed || rebase) && !asked {
+                    self.budget.take(Spend::Recreate).err()
+                } else {
+                    None
+                };
+                if let Some(why) = over_budget {
+                    out.push(report(change, Action::Unchanged, Some(&e.mr), Some(why)));
+                } else if content_changed || asked || rebase {
                     if rebase && !content_changed && !asked {
                         *rebases -= 1;
                     }
@@ -499,6 +514,13 @@ impl Context<'_> {
                         )),
                     )]);
                 }
+                use std::sync::atomic::Ordering;
+                if let Err(why) = self
+                    .budget
+                    .day_allows(self.opened_today.load(Ordering::SeqCst))
+                {
+                    return Ok(vec![report(change, Action::Skipped, None, Some(why))]);
+                }
                 if self.branch_exists(&change.branch).await?
                     && self.has_foreign_commits(&change.branch).await?
                 {
@@ -513,6 +535,9 @@ impl Context<'_> {
                     )]);
                 }
                 let (actions, files, lockfiles) = self.actions(change).await?;
+                if let Err(why) = self.budget.take(Spend::Open) {
+                    return Ok(vec![report(change, Action::Skipped, None, Some(why))]);
+                }
                 self.commit(change, actions).await?;
                 self.ensure_labels(change, labels_ready).await?;
                 let description =
@@ -542,6 +567,7 @@ impl Context<'_> {
                     .create_merge_request(self.project, &request)
                     .await
                     .map_err(problem)?;
+                self.opened_today.fetch_add(1, Ordering::SeqCst);
                 out.push(report(change, Action::Opened, Some(&mr), None));
                 existing.push(Existing {
                     meta: Some(meta.clone()),
@@ -709,7 +735,10 @@ impl Context<'_> {
                     .filter(|d| d.dependency.name == update.name)
                     .map(|d| &d.outcome)
                     .collect();
-                if outcomes.iter().any(|o| matches!(o, Outcome::Failed(_))) {
+                if outcomes
+                    .iter()
+                    .any(|o| matches!(o, Outcome::Failed(_) | Outcome::Unavailable(_)))
+                {
                     uncertain = true;
                 }
                 let why = outcomes
@@ -720,7 +749,7 @@ impl Context<'_> {
                         Outcome::Update(p) => {
                             Some(format!("{} is proposed instead", p.new_version))
                         }
-                        Outcome::Failed(_) => None,
+                        Outcome::Failed(_) | Outcome::Unavailable(_) => None,
                     })
                     .unwrap_or_else(|| "it is no longer a dependency".into());
                 reasons.push(format!("{}: {why}", update.name));
@@ -729,9 +758,13 @@ impl Context<'_> {
                 continue;
             }
             let reason = reasons.join("; ");
+            // The reasons quote names, versions and registry messages: made inert.
             self.close_by_bot(
                 e,
-                &format!("Closing: this update is no longer needed ({reason})."),
+                &format!(
+                    "Closing: this update is no longer needed ({}).",
+                    sanitize::inline_max(&reason, sanitize::MAX_MESSAGE)
+                ),
             )
             .await?;
             report

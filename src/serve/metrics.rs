@@ -300,6 +300,7 @@ mod tests {
             title: "Bump six".into(),
             branch: "updatebot/pip/six-1.17.0".into(),
             ecosystem: Some(ecosystem.into()),
+            scope: Some(format!("{ecosystem}:/")),
             updates: vec![UpdateReport {
                 name: "six".into(),
                 from: "1.15.0".into(),

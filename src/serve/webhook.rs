@@ -139,6 +139,7 @@ mod tests {
             base: "abc".into(),
             ignore: None,
             closed_by_bot: false,
+            unignored: false,
         };
         format!("Bumps six.\n\n{}", meta.render())
     }

@@ -36,6 +36,12 @@ impl Plugin for ContainerPlugin {
         Ecosystem::Docker
     }
 
+    /// A mirror and Docker Hub may hold different images under one name: the first registry
+    /// that has the image answers for it.
+    fn registry_strategy(&self) -> updatebot_core::RegistryStrategy {
+        updatebot_core::RegistryStrategy::FirstFound
+    }
+
     fn managers(&self) -> &[Box<dyn Manager>] {
         &self.managers
     }

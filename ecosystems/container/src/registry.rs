@@ -15,7 +15,9 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use updatebot_core::defaults::{DOCKER_HUB_ALIASES, DOCKER_HUB_DOMAIN, DOCKER_HUB_REGISTRY_URL};
-use updatebot_core::http::{Auth, Authorization, HttpClient, Method, Request, Response, Secret};
+use updatebot_core::http::{
+    Auth, Authorization, HttpClient, HttpError, Method, Request, Response, Secret, MIB,
+};
 use updatebot_core::registry::{Registry, RegistryError, Release, ReleaseList};
 use updatebot_core::VersionScheme;
 use url::Url;
@@ -125,8 +127,13 @@ struct TokenAnswer {
     access_token: Option<String>,
 }
 
+/// The tags of one `tags/list` answer (an absent or null `tags` is no tags).
+pub fn decode_tag_list(body: &[u8]) -> Result<Vec<String>, serde_json::Error> {
+    serde_json::from_slice::<TagList>(body).map(|list| list.tags.unwrap_or_default())
+}
+
 /// The `rel="next"` target of a `Link` header.
-fn next_link(header: &str) -> Option<String> {
+pub fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
         let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
@@ -245,12 +252,8 @@ impl OciRegistry {
         None
     }
 
-    fn network(&self, package: &str, detail: impl ToString) -> RegistryError {
-        RegistryError::Network {
-            package: package.to_string(),
-            registry: self.shown.clone(),
-            detail: detail.to_string(),
-        }
+    fn network(&self, package: &str, error: HttpError) -> RegistryError {
+        RegistryError::from_http(package, &self.shown, error)
     }
 
     /// A request to the registry, with the token flow when it challenges.
@@ -270,14 +273,18 @@ impl OciRegistry {
                 None => Authorization::Anonymous,
             },
         };
+        let request = |authorization| {
+            let request = Request::new(method, url, accept).authorization(authorization);
+            // Tag lists are JSON by the distribution spec; manifests carry their media type.
+            if url.path().ends_with("/tags/list") {
+                request.json()
+            } else {
+                request
+            }
+        };
         let response = self
             .http
-            .send(Request {
-                method,
-                url,
-                accept,
-                authorization,
-            })
+            .send(request(authorization))
             .await
             .map_err(|e| self.network(package, e))?;
         if response.status != 401 {
@@ -292,12 +299,7 @@ impl OciRegistry {
         let token = self.token(&challenge, package, scope).await?;
         self.tokens.put(key, token.clone());
         self.http
-            .send(Request {
-                method,
-                url,
-                accept,
-                authorization: Authorization::Use(Auth::Bearer(token)),
-            })
+            .send(request(Authorization::Use(Auth::Bearer(token))))
             .await
             .map_err(|e| self.network(package, e))
     }
@@ -333,18 +335,17 @@ impl OciRegistry {
             query.append_pair("scope", challenge.scope.as_deref().unwrap_or(scope));
         }
         let authorization = match self.credential() {
-            Some(auth @ Auth::Basic { .. }) => Authorization::Use(auth),
-            Some(Auth::Bearer(token)) => Authorization::Use(Auth::Bearer(token)),
+            Some(auth) => Authorization::Use(auth),
             None => Authorization::Anonymous,
         };
         let response = self
             .http
-            .send(Request {
-                method: Method::Get,
-                url: &realm,
-                accept: "application/json",
-                authorization,
-            })
+            .send(
+                Request::get(&realm, "application/json")
+                    .authorization(authorization)
+                    .limit(MIB)
+                    .json(),
+            )
             .await
             .map_err(|e| self.network(package, e))?;
         match response.status {
@@ -405,6 +406,7 @@ impl OciRegistry {
                 package: package.to_string(),
                 registry: self.shown.clone(),
             },
+            500..=599 => RegistryError::from_status(package, &self.shown, response.status),
             status => RegistryError::Status {
                 package: package.to_string(),
                 registry: self.shown.clone(),
@@ -430,13 +432,11 @@ impl OciRegistry {
             if !response.is_success() {
                 return Err(self.status_error(package, &response));
             }
-            let list: TagList =
-                serde_json::from_slice(&response.body).map_err(|e| RegistryError::Malformed {
-                    package: package.to_string(),
-                    registry: self.shown.clone(),
-                    detail: format!("the tag list is not the expected JSON: {e}"),
-                })?;
-            let page = list.tags.unwrap_or_default();
+            let page = decode_tag_list(&response.body).map_err(|e| RegistryError::Malformed {
+                package: package.to_string(),
+                registry: self.shown.clone(),
+                detail: format!("the tag list is not the expected JSON: {e}"),
+            })?;
             let empty = page.is_empty();
             tags.extend(page);
             if tags.len() > MAX_TAGS {
@@ -738,7 +738,11 @@ mod tests {
             (401, "refused access"),
             (404, "not found"),
             (429, "rate-limiting"),
-            (500, "answered HTTP 500"),
+            (
+                500,
+                "is unavailable, `127.0.0.1/team/app` was not looked up: HTTP 500 after retries",
+            ),
+            (418, "answered HTTP 418"),
         ] {
             let server = MockServer::start().await;
             let mut answer = ResponseTemplate::new(status);
@@ -797,6 +801,24 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, RegistryError::Malformed { .. }), "{e}");
         assert!(e.to_string().contains("tag list"), "{e}");
+        // An HTML page where the spec says JSON: named as such, not as a parse error.
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw("<html>login</html>", "text/html"),
+            )
+            .mount(&server)
+            .await;
+        let e = registry(&server, client(vec![]))
+            .releases("127.0.0.1/team/app")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, RegistryError::Malformed { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains("expected JSON, got `text/html` from"),
+            "{e}"
+        );
     }
 
     /// A registry that ignores `n=` and sends 10,000 tags at once.

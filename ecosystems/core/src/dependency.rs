@@ -69,6 +69,9 @@ pub enum SkipReason {
     /// An engine or package-manager version (`engines.node`, `packageManager`), not bumped
     /// unless the configuration asks for it.
     Engine,
+    /// The registry could not be asked in this run (down, not answering, its circuit open):
+    /// set by the lookup, never by a manager.
+    RegistryUnavailable,
 }
 
 impl SkipReason {
@@ -87,6 +90,7 @@ impl SkipReason {
             SkipReason::UnsupportedSyntax => "unsupported-syntax",
             SkipReason::DistTag => "dist-tag",
             SkipReason::Engine => "engine",
+            SkipReason::RegistryUnavailable => "registry-unavailable",
         }
     }
 }

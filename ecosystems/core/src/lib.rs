@@ -26,6 +26,6 @@ pub use dependency::{Constraints, Dependency, PackageFile, SkipReason, Span};
 pub use ecosystem::Ecosystem;
 pub use lockfile::{LockError, LockOutput, LockRequest, LockfileUpdater, Lookup, PlannedUpdate};
 pub use manifest::{Manager, ManifestError};
-pub use plugin::Plugin;
+pub use plugin::{Plugin, RegistryStrategy};
 pub use registry::{Registry, RegistryError, Release, ReleaseFile, ReleaseList};
 pub use version::{RangeRequest, RangeStrategy, UpdateType, VersionError, VersionScheme};

@@ -10,6 +10,16 @@ use crate::version::VersionScheme;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// How a package's answers from several registries combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryStrategy {
+    /// Every registry is asked and the answers merged (pip's `--extra-index-url`).
+    Merge,
+    /// Registries are asked in order; the first that has the package answers alone
+    /// (container images: a mirror and Docker Hub may hold different images of one name).
+    FirstFound,
+}
+
 /// Everything the bot needs from one ecosystem. Adding an ecosystem means implementing this
 /// and listing it once; nothing in the bot's core changes.
 pub trait Plugin: Send + Sync {
@@ -30,6 +40,11 @@ pub trait Plugin: Send + Sync {
         url: &str,
         http: Arc<HttpClient>,
     ) -> Result<Arc<dyn Registry>, RegistryError>;
+
+    /// How the answers of several registries for one package combine. Default: merged.
+    fn registry_strategy(&self) -> RegistryStrategy {
+        RegistryStrategy::Merge
+    }
 
     /// Lockfile updaters, tried in order for each edited manifest.
     fn lockfile_updaters(&self) -> &[Box<dyn LockfileUpdater>] {

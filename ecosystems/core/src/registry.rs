@@ -1,5 +1,6 @@
 //! The registry contract: what releases a package has.
 
+use crate::http::HttpError;
 use async_trait::async_trait;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -35,6 +36,14 @@ pub enum RegistryError {
     },
     #[error("invalid registry URL `{url}`: {detail}")]
     InvalidUrl { url: String, detail: String },
+    /// The registry could not be asked: it refused connections, did not answer in time, kept
+    /// answering 5xx after retries, or its circuit is open after too many such failures.
+    #[error("{registry} is unavailable, `{package}` was not looked up: {detail}")]
+    Unavailable {
+        package: String,
+        registry: String,
+        detail: String,
+    },
     /// The registry refuses more requests for now (Docker Hub's pull limits, HTTP 429).
     #[error("{registry} is rate-limiting requests for `{package}` ({detail}); it is retried on the next run")]
     RateLimited {
@@ -42,6 +51,70 @@ pub enum RegistryError {
         registry: String,
         detail: String,
     },
+}
+
+impl RegistryError {
+    /// A failed request for `package` at `registry`: [`RegistryError::Unavailable`] when the
+    /// host is down (see [`HttpError::is_unavailable`]), a malformed answer for a wrong content
+    /// type, else a network error.
+    pub fn from_http(package: &str, registry: &str, error: HttpError) -> Self {
+        let (package, registry) = (package.to_string(), registry.to_string());
+        if error.is_unavailable() {
+            let detail = match error {
+                HttpError::CircuitOpen { .. } => error.to_string(),
+                // The registry is already named; keep the cause.
+                HttpError::Connect { detail, .. } => format!("cannot connect ({detail})"),
+                other => other.to_string(),
+            };
+            return RegistryError::Unavailable {
+                package,
+                registry,
+                detail,
+            };
+        }
+        match error {
+            HttpError::ContentType { .. } => RegistryError::Malformed {
+                package,
+                registry,
+                detail: error.to_string(),
+            },
+            other => RegistryError::Network {
+                package,
+                registry,
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    /// A non-success status for `package` once retries are spent: 404/410 not found, 401/403
+    /// refused, 5xx unavailable, anything else as it is.
+    pub fn from_status(package: &str, registry: &str, status: u16) -> Self {
+        let (package, registry) = (package.to_string(), registry.to_string());
+        match status {
+            404 | 410 => RegistryError::NotFound { package, registry },
+            401 | 403 => RegistryError::Unauthorized {
+                package,
+                registry,
+                status,
+            },
+            500..=599 => RegistryError::Unavailable {
+                package,
+                registry,
+                detail: format!("HTTP {status} after retries"),
+            },
+            _ => RegistryError::Status {
+                package,
+                registry,
+                status,
+            },
+        }
+    }
+
+    /// The registry could not be asked at all (its packages are skipped as
+    /// `registry-unavailable`, not failed).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, RegistryError::Unavailable { .. })
+    }
 }
 
 /// One file of a release (a wheel, an sdist, a tarball) with its hashes.

@@ -6,7 +6,7 @@
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use updatebot_core::http::{redact, HttpClient};
+use updatebot_core::http::{redact, HttpClient, Request, LARGE_BODY};
 use updatebot_core::registry::{Registry, RegistryError, Release, ReleaseFile, ReleaseList};
 use url::Url;
 
@@ -172,37 +172,18 @@ impl Registry for NpmRegistry {
             .base
             .join(&escape_name(package))
             .map_err(|e| malformed(package, &self.shown, e.to_string()))?;
+        // Packuments of long-lived packages run to tens of megabytes.
         let response = self
             .http
-            .get(&url, ACCEPT)
+            .send(Request::get(&url, ACCEPT).limit(LARGE_BODY).json())
             .await
-            .map_err(|e| RegistryError::Network {
-                package: package.to_string(),
-                registry: self.shown.clone(),
-                detail: e.to_string(),
-            })?;
-        match response.status {
-            200..=299 => {}
-            404 | 410 => {
-                return Err(RegistryError::NotFound {
-                    package: package.to_string(),
-                    registry: self.shown.clone(),
-                })
-            }
-            401 | 403 => {
-                return Err(RegistryError::Unauthorized {
-                    package: package.to_string(),
-                    registry: self.shown.clone(),
-                    status: response.status,
-                })
-            }
-            status => {
-                return Err(RegistryError::Status {
-                    package: package.to_string(),
-                    registry: self.shown.clone(),
-                    status,
-                })
-            }
+            .map_err(|e| RegistryError::from_http(package, &self.shown, e))?;
+        if !response.is_success() {
+            return Err(RegistryError::from_status(
+                package,
+                &self.shown,
+                response.status,
+            ));
         }
         parse_packument(package, &self.shown, &response.body)
     }
@@ -310,5 +291,51 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("no `versions`"));
+    }
+
+    #[tokio::test]
+    async fn faults_are_told_apart() {
+        let server = MockServer::start().await;
+        Mock::given(path("/login-page"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw("<html>Sign in</html>", "text/html"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/cut"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(r#"{"name":"cut","versions":{"1.0.0":"#, "application/json"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/down"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
+        let registry = registry_for(&server.uri(), client()).unwrap();
+        let err = registry.releases("login-page").await.unwrap_err();
+        assert!(matches!(err, RegistryError::Malformed { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("expected JSON, got `text/html` from http://"),
+            "{err}"
+        );
+        let err = registry.releases("cut").await.unwrap_err();
+        assert!(err.to_string().contains("invalid JSON"), "{err}");
+        let err = registry.releases("down").await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert!(err.to_string().contains("HTTP 503"), "{err}");
+        // Nothing listens there.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead = format!("http://{}/", closed.local_addr().unwrap());
+        drop(closed);
+        let err = registry_for(&dead, client())
+            .unwrap()
+            .releases("anything")
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert!(err.to_string().contains("cannot connect"), "{err}");
     }
 }

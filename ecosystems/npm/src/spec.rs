@@ -47,7 +47,8 @@ pub fn classify(spec: &str) -> Spec<'_> {
     if let Some(rest) = trimmed.strip_prefix("npm:") {
         // `npm:name@range`; a scoped name starts with `@`, so the separator is the last `@`
         // after the first character.
-        let at = rest[1..].rfind('@').map(|i| i + 1);
+        let first = rest.chars().next().map_or(0, char::len_utf8);
+        let at = rest[first..].rfind('@').map(|i| i + first);
         let lead = spec.len() - spec.trim_start().len() + 4;
         return match at {
             Some(at) => Spec::Range {
@@ -94,6 +95,36 @@ pub fn classify(spec: &str) -> Spec<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the fuzzer (`fuzz/regressions/npm_spec`): an alias whose name starts with a
+    /// multi-byte character, or is empty, panicked on a byte index.
+    #[test]
+    fn aliases_starting_with_any_character_do_not_panic() {
+        assert!(matches!(
+            classify("npm:ʌcope/real@~1.2"),
+            Spec::Range {
+                alias_of: Some("ʌcope/real"),
+                range: "~1.2",
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify("npm:"),
+            Spec::Range {
+                alias_of: Some(""),
+                range: "",
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify("npm:é"),
+            Spec::Range {
+                alias_of: Some("é"),
+                range: "",
+                ..
+            }
+        ));
+    }
 
     #[test]
     fn specs_are_classified_like_npm_package_arg() {

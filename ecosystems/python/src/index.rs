@@ -7,7 +7,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
-use updatebot_core::http::{redact, HttpClient, Response};
+use updatebot_core::http::{redact, HttpClient, Request, Response, LARGE_BODY};
 use updatebot_core::registry::{Registry, RegistryError, Release, ReleaseFile, ReleaseList};
 use url::Url;
 
@@ -105,44 +105,24 @@ async fn fetch(
     path: &str,
     accept: &str,
     package: &str,
+    json_only: bool,
 ) -> Result<Response, RegistryError> {
     let url = base
         .join(path)
         .map_err(|e| malformed(package, shown, e.to_string()))?;
+    // Project pages of long-lived packages (thousands of files) run to megabytes.
+    let mut request = Request::get(&url, accept).limit(LARGE_BODY);
+    if json_only {
+        request = request.json();
+    }
     let response = http
-        .get(&url, accept)
+        .send(request)
         .await
-        .map_err(|e| network(package, shown, e))?;
-    check_status(&response, package, shown)?;
+        .map_err(|e| RegistryError::from_http(package, shown, e))?;
+    if !response.is_success() {
+        return Err(RegistryError::from_status(package, shown, response.status));
+    }
     Ok(response)
-}
-
-fn check_status(response: &Response, package: &str, registry: &str) -> Result<(), RegistryError> {
-    match response.status {
-        200..=299 => Ok(()),
-        404 | 410 => Err(RegistryError::NotFound {
-            package: package.to_string(),
-            registry: registry.to_string(),
-        }),
-        401 | 403 => Err(RegistryError::Unauthorized {
-            package: package.to_string(),
-            registry: registry.to_string(),
-            status: response.status,
-        }),
-        status => Err(RegistryError::Status {
-            package: package.to_string(),
-            registry: registry.to_string(),
-            status,
-        }),
-    }
-}
-
-fn network(package: &str, registry: &str, e: impl std::fmt::Display) -> RegistryError {
-    RegistryError::Network {
-        package: package.to_string(),
-        registry: registry.to_string(),
-        detail: e.to_string(),
-    }
 }
 
 fn malformed(package: &str, registry: &str, detail: impl Into<String>) -> RegistryError {
@@ -172,6 +152,7 @@ impl Registry for SimpleIndex {
             &format!("{name}/"),
             SIMPLE_ACCEPT,
             package,
+            false,
         )
         .await?;
         let content_type = response
@@ -201,7 +182,7 @@ impl Registry for SimpleIndex {
 
 /// A file as an index lists it, before grouping by version.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct IndexFile {
+pub struct IndexFile {
     pub filename: String,
     pub url: String,
     pub hashes: BTreeMap<String, String>,
@@ -266,7 +247,7 @@ fn yanked_value(value: Option<serde_json::Value>) -> Option<String> {
     }
 }
 
-pub(crate) fn parse_simple_json(body: &[u8], page: &Url) -> Result<Vec<IndexFile>, String> {
+pub fn parse_simple_json(body: &[u8], page: &Url) -> Result<Vec<IndexFile>, String> {
     let parsed: SimpleJson =
         serde_json::from_slice(body).map_err(|e| format!("invalid PEP 691 JSON: {e}"))?;
     Ok(parsed
@@ -335,7 +316,7 @@ fn attributes(tag: &str) -> Vec<(String, Option<String>)> {
     out
 }
 
-pub(crate) fn parse_simple_html(text: &str, page: &Url) -> Result<Vec<IndexFile>, String> {
+pub fn parse_simple_html(text: &str, page: &Url) -> Result<Vec<IndexFile>, String> {
     let mut files = Vec::new();
     let lower = text.to_ascii_lowercase();
     let mut cursor = 0;
@@ -414,7 +395,7 @@ pub(crate) fn version_from_filename(name: &str, filename: &str) -> Option<String
         .map(|i| stem[i + 1..].to_string())
 }
 
-pub(crate) fn group_files(name: &str, files: Vec<IndexFile>) -> ReleaseList {
+pub fn group_files(name: &str, files: Vec<IndexFile>) -> ReleaseList {
     let mut by_version: BTreeMap<String, Vec<IndexFile>> = BTreeMap::new();
     for file in files {
         let Some(version) = version_from_filename(name, &file.filename) else {
@@ -518,7 +499,7 @@ fn project_link(urls: &BTreeMap<String, String>, labels: &[&str]) -> Option<Stri
         .map(|(_, v)| v.clone())
 }
 
-pub(crate) fn parse_json_api(name: &str, body: &[u8]) -> Result<ReleaseList, String> {
+pub fn parse_json_api(name: &str, body: &[u8]) -> Result<ReleaseList, String> {
     let answer: JsonApiAnswer =
         serde_json::from_slice(body).map_err(|e| format!("invalid JSON API answer: {e}"))?;
     let files = answer
@@ -571,6 +552,7 @@ impl Registry for JsonApi {
             &format!("{name}/json"),
             "application/json",
             package,
+            true,
         )
         .await?;
         let mut list = parse_json_api(&name, &response.body)
@@ -737,10 +719,9 @@ mod tests {
             index.releases("secret").await.unwrap_err(),
             RegistryError::Unauthorized { status: 401, .. }
         ));
-        assert!(matches!(
-            index.releases("broken").await.unwrap_err(),
-            RegistryError::Status { status: 500, .. }
-        ));
+        let err = index.releases("broken").await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert!(err.to_string().contains("HTTP 500 after retries"), "{err}");
         let err = index.releases("garbage").await.unwrap_err();
         assert!(matches!(err, RegistryError::Malformed { .. }));
         assert!(err.to_string().contains("`garbage`"), "{err}");
@@ -774,6 +755,28 @@ mod tests {
         assert_eq!(
             list.release("1.1").unwrap().yanked_reason.as_deref(),
             Some("bad")
+        );
+    }
+
+    #[tokio::test]
+    async fn json_api_refuses_an_html_page() {
+        let server = MockServer::start().await;
+        Mock::given(path("/pypi/demo/json"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw("<html><body>Just a moment...</body></html>", "text/html"),
+            )
+            .mount(&server)
+            .await;
+        let index = registry_for(&format!("{}/pypi", server.uri()), client()).unwrap();
+        let err = index.releases("demo").await.unwrap_err();
+        assert!(matches!(err, RegistryError::Malformed { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!(
+                "expected JSON, got `text/html` from {}/pypi/demo/json",
+                server.uri()
+            )),
+            "{err}"
         );
     }
 }

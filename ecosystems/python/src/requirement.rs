@@ -34,12 +34,46 @@ pub struct ParsedRequirement {
     pub marker: Option<String>,
 }
 
+/// A PEP 508 name or extra: letters, digits, `-`, `_`, `.`, starting and ending with a letter
+/// or digit.
+fn is_valid_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(is_name_char)
+}
+
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
 }
 
+/// Deepest parenthesised marker accepted. `pep508_rs` parses markers recursively, and a few
+/// thousand `(` overflow the stack; real markers nest two or three levels.
+const MAX_NESTING: usize = 32;
+
+/// How deep the parentheses of `text` nest.
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for b in text.bytes() {
+        match b {
+            b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Read a PEP 508 requirement. The error is one line, for a message naming file and line.
 pub fn parse_requirement(text: &str) -> Result<ParsedRequirement, String> {
+    if nesting(text) > MAX_NESTING {
+        return Err(format!(
+            "parentheses nested deeper than {MAX_NESTING} levels in `{}`",
+            text.trim().chars().take(80).collect::<String>()
+        ));
+    }
     let bytes = text.as_bytes();
     let mut i = 0;
     let skip_ws = |i: &mut usize| {
@@ -71,6 +105,11 @@ pub fn parse_requirement(text: &str) -> Result<ParsedRequirement, String> {
             .map(|e| e.trim().to_string())
             .filter(|e| !e.is_empty())
             .collect();
+        // Checked here: `pep508_rs` panics on an extra that its own parser let through but
+        // its name rule refuses (`[x-]`).
+        if let Some(bad) = extras.iter().find(|e| !is_valid_name(e)) {
+            return Err(format!("invalid extra `{bad}` in `{}`", text.trim()));
+        }
         i = close + 1;
         skip_ws(&mut i);
     }
@@ -142,6 +181,34 @@ pub fn parse_requirement(text: &str) -> Result<ParsedRequirement, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the fuzzer (`fuzz/regressions/requirements`): `pep508_rs` panicked on an
+    /// extra ending in `-`.
+    #[test]
+    fn extras_that_are_not_names_are_an_error_not_a_panic() {
+        for bad in ["u[er1i-]", "u[-a]", "u[a, b.]", "u[a b]"] {
+            let e = parse_requirement(bad).unwrap_err();
+            assert!(e.starts_with("invalid extra"), "{bad}: {e}");
+        }
+        let ok = parse_requirement("u[security, socks_5.x]>=1").unwrap();
+        assert_eq!(ok.extras, ["security", "socks_5.x"]);
+    }
+
+    #[test]
+    fn deeply_nested_markers_are_an_error_not_a_stack_overflow() {
+        let deep = format!(
+            "a==1; {}python_version > '3'{}",
+            "(".repeat(5_000),
+            ")".repeat(5_000)
+        );
+        let e = parse_requirement(&deep).unwrap_err();
+        assert!(
+            e.starts_with("parentheses nested deeper than 32 levels"),
+            "{e}"
+        );
+        let fine = "a==1; (python_version > '3' and (os_name == 'nt' or (sys_platform == 'x')))";
+        assert!(parse_requirement(fine).is_ok());
+    }
 
     #[test]
     fn names_normalise_per_pep503() {

@@ -146,6 +146,18 @@ impl ProjectOptions {
     }
 }
 
+/// An issue as the fake holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssueView {
+    pub iid: u64,
+    pub title: String,
+    pub description: String,
+    /// `opened` or `closed`.
+    pub state: String,
+    pub author_id: u64,
+    pub labels: Vec<String>,
+}
+
 /// A merge request as the fake holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MergeRequestView {
@@ -522,6 +534,8 @@ impl FakeGitlab {
                 next_mr_iid: 1,
                 labels: Vec::new(),
                 milestones: Vec::new(),
+                issues: BTreeMap::new(),
+                ci_lint: None,
                 analysis_cache: Default::default(),
             },
         );
@@ -846,6 +860,46 @@ impl FakeGitlab {
 
     pub fn clear_requests(&self) {
         self.st().requests.clear();
+    }
+
+    /// The project's issues, oldest first.
+    pub fn issues(&self, project: u64) -> Vec<IssueView> {
+        let st = self.st();
+        st.projects[&project]
+            .issues
+            .values()
+            .map(|i| IssueView {
+                iid: i.iid,
+                title: i.title.clone(),
+                description: i.description.clone(),
+                state: i.state.clone(),
+                author_id: i.author_id,
+                labels: i.labels.clone(),
+            })
+            .collect()
+    }
+
+    /// A person edits an issue's description (ticks a checkbox, say).
+    pub fn set_issue_description(&self, project: u64, iid: u64, description: &str) {
+        let mut st = self.st();
+        let now = st.now();
+        if let Some(i) = st
+            .projects
+            .get_mut(&project)
+            .and_then(|p| p.issues.get_mut(&iid))
+        {
+            i.description = description.to_string();
+            i.updated_at = now;
+        }
+    }
+
+    /// What `GET /projects/:id/ci/lint` answers for the project (shaped as GitLab's API
+    /// documentation shows it: `valid`, `errors`, `warnings`, `merged_yaml`, `includes`,
+    /// `jobs`); `None`: 404.
+    pub fn set_ci_lint(&self, project: u64, answer: Option<serde_json::Value>) {
+        if let Some(p) = self.st().projects.get_mut(&project) {
+            p.ci_lint = answer;
+        }
     }
 
     /// Answer every request only after `latency` (None: at once).

@@ -176,7 +176,25 @@ pub struct ProjectRec {
     pub next_mr_iid: u64,
     pub labels: Vec<LabelRec>,
     pub milestones: Vec<MilestoneRec>,
+    pub issues: BTreeMap<u64, IssueRec>,
+    /// What `GET /projects/:id/ci/lint` answers (set by the test; None: 404).
+    pub ci_lint: Option<Value>,
     pub analysis_cache: HashMap<(String, String), MergeAnalysis>,
+}
+
+/// An issue.
+#[derive(Debug, Clone)]
+pub struct IssueRec {
+    pub id: u64,
+    pub iid: u64,
+    pub title: String,
+    pub description: String,
+    /// `opened` or `closed`.
+    pub state: String,
+    pub author_id: u64,
+    pub labels: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 impl ProjectRec {
@@ -563,6 +581,29 @@ impl State {
             "subscribed": false,
             "priority": l.priority,
             "is_project_label": true,
+        })
+    }
+
+    pub fn issue_json(&self, project: u64, i: &IssueRec) -> Value {
+        let p = &self.projects[&project];
+        json!({
+            "id": i.id,
+            "iid": i.iid,
+            "project_id": project,
+            "title": i.title,
+            "description": i.description,
+            "state": i.state,
+            "created_at": time::iso_ms(i.created_at),
+            "updated_at": time::iso_ms(i.updated_at),
+            "closed_at": null,
+            "labels": i.labels,
+            "milestone": null,
+            "assignees": [],
+            "author": self.user_basic(i.author_id),
+            "type": "ISSUE",
+            "user_notes_count": 0,
+            "confidential": false,
+            "web_url": format!("{}/{}/-/issues/{}", self.base_url, self.project_full_path(p), i.iid),
         })
     }
 

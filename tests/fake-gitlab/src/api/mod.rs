@@ -1,5 +1,6 @@
 //! The API v4 routes.
 
+mod issues;
 mod merge_requests;
 mod projects;
 mod repository;
@@ -68,6 +69,14 @@ const ROUTES: &[(&str, &[&str], Handler)] = &[
         projects::get_all_member,
     ),
     ("GET", &["projects", ":p", "labels"], projects::list_labels),
+    ("GET", &["projects", ":p", "issues"], issues::list_issues),
+    ("POST", &["projects", ":p", "issues"], issues::create_issue),
+    (
+        "PUT",
+        &["projects", ":p", "issues", ":x"],
+        issues::edit_issue,
+    ),
+    ("GET", &["projects", ":p", "ci", "lint"], issues::ci_lint),
     (
         "POST",
         &["projects", ":p", "labels"],

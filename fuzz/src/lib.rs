@@ -1,0 +1,3 @@
+//! Fuzz entry points of updatebot; see `entries.rs`.
+
+pub mod entries;
