@@ -466,3 +466,91 @@ fn tool_errors_name_the_lock_and_the_run_goes_on() {
     }
     assert!(!marker.exists());
 }
+
+/// Code a repository ships for its package manager never runs: a `.pnpmfile.cjs`, `.npmrc`
+/// keys that would load code (`pnpmfile`, `global-pnpmfile`, `node-options`, `script-shell`,
+/// `ignore-scripts=false`), and yarn 4 `plugins` (beside the fixture's `yarnPath`). Each
+/// writes the marker when loaded — shown first by running the tools naively on a copy — yet
+/// updatebot's update of the same trees writes the same locks as the plain fixtures and no
+/// marker.
+#[test]
+fn repository_hooks_for_the_tools_never_run() {
+    let Some(env) = env() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let marker = work.path().join("hook-ran");
+    let fixtures = repo_root().join("fixtures/npm");
+    let evil = format!(
+        "require('fs').writeFileSync({:?}, 'repository code ran');\nmodule.exports = {{ name: 'plugin-evil', factory: () => ({{}}), hooks: {{}} }};\n",
+        marker.display().to_string()
+    );
+    let hostile = |tree: &Path| {
+        for name in [".pnpmfile.cjs", "evil.cjs", ".yarn/plugins/evil.cjs"] {
+            let path = tree.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, &evil).unwrap();
+        }
+        std::fs::write(
+            tree.join("evil.sh"),
+            format!("#!/bin/sh\ntouch {}\n", marker.display()),
+        )
+        .unwrap();
+    };
+    let tree = work.path().join("repo");
+    let pnpm_dir = tree.join("pnpm");
+    let berry_dir = tree.join("berry");
+    env.copy(&fixtures.join("pnpm_bump/in"), &pnpm_dir, &marker);
+    env.copy(&fixtures.join("yarn_berry_bump/in"), &berry_dir, &marker);
+    for dir in [&pnpm_dir, &berry_dir] {
+        hostile(dir);
+    }
+    let mut npmrc = std::fs::read_to_string(pnpm_dir.join(".npmrc")).unwrap();
+    npmrc.push_str(
+        "pnpmfile=evil.cjs\nglobal-pnpmfile=evil.cjs\nnode-options=--require ./evil.cjs\nscript-shell=./evil.sh\nignore-scripts=false\n",
+    );
+    std::fs::write(pnpm_dir.join(".npmrc"), npmrc).unwrap();
+    let mut yarnrc = std::fs::read_to_string(berry_dir.join(".yarnrc.yml")).unwrap();
+    yarnrc.push_str("plugins:\n  - path: .yarn/plugins/evil.cjs\n");
+    std::fs::write(berry_dir.join(".yarnrc.yml"), yarnrc).unwrap();
+
+    // The hooks are real: the tools run naively on copies do load them.
+    let home = env.oracle_home(work.path());
+    for (tool, dir, args) in [
+        (Tool::Pnpm, &pnpm_dir, &["install", "--lockfile-only"][..]),
+        (
+            Tool::YarnBerry,
+            &berry_dir,
+            &["install", "--mode=update-lockfile"][..],
+        ),
+    ] {
+        let naive = work.path().join("naive");
+        copy_tree(dir, &naive);
+        let _ = env.run(tool, &home, &naive, args);
+        assert!(marker.exists(), "{tool:?}: the hook did not run naively");
+        std::fs::remove_file(&marker).unwrap();
+        std::fs::remove_dir_all(&naive).unwrap();
+    }
+
+    let config = env.operator_config(work.path());
+    let output = updatebot(&[
+        "update",
+        tree.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(0), "{all}");
+    assert!(
+        !marker.exists(),
+        "repository code ran during the update:\n{all}"
+    );
+    for (dir, case, lock) in [
+        (&pnpm_dir, "pnpm_bump", "pnpm-lock.yaml"),
+        (&berry_dir, "yarn_berry_bump", "yarn.lock"),
+    ] {
+        assert_eq!(
+            env.unfill(&std::fs::read_to_string(dir.join(lock)).unwrap(), &marker),
+            std::fs::read_to_string(fixtures.join(case).join("out").join(lock)).unwrap(),
+            "{case}: the lock differs from the plain fixture's"
+        );
+    }
+}
