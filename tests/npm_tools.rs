@@ -313,6 +313,11 @@ fn yarn_classic_in_range_update() {
 }
 
 #[test]
+fn yarn_classic_workspace_member() {
+    run_case("yarn_classic_workspace_member", Tool::Yarn);
+}
+
+#[test]
 fn yarn_scoped_package_from_a_second_registry() {
     run_case("yarn_scoped_package_from_a_second_registry", Tool::Yarn);
 }
