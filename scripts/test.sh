@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs updatebot's whole test suite, on a fresh machine too:
 # installs and starts the real local services (scripts/test-env.sh: devpi;
-# scripts/registry-env.sh: OCI registries and a token service), then runs
+# scripts/registry-env.sh: OCI registries and a token service; scripts/deploy-env.sh:
+# helm, kubectl and kubernetes-validate for the deployment files), then runs
 # rustfmt, clippy and the tests with UPDATEBOT_REQUIRE_SERVICES=1, so a test
 # that needs a service fails instead of skipping. The services are always
 # stopped on exit. Extra arguments go to `cargo test`, e.g.
@@ -20,6 +21,7 @@ step "installing test services"
 scripts/test-env.sh install
 scripts/npm-env.sh install
 scripts/registry-env.sh install
+scripts/deploy-env.sh install
 
 cleanup() {
     local rc=$?

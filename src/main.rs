@@ -232,7 +232,7 @@ fn run(cli: Cli) -> Result<u8> {
             config,
             local,
             listen,
-        } => serve(config.as_deref(), local.as_deref(), listen),
+        } => serve(config.as_deref(), local.as_deref(), listen, cli.log_format),
         Command::Schedule {
             command:
                 ScheduleCommand::Explain {
@@ -530,7 +530,12 @@ fn fleet_run(
     })
 }
 
-fn serve(config: Option<&Path>, local: Option<&Path>, listen: std::net::SocketAddr) -> Result<u8> {
+fn serve(
+    config: Option<&Path>,
+    local: Option<&Path>,
+    listen: std::net::SocketAddr,
+    log_format: LogFormat,
+) -> Result<u8> {
     let operator = operator_config(config)?;
     let Some(expression) = operator.bot.schedule.clone() else {
         anyhow::bail!(
@@ -562,7 +567,11 @@ fn serve(config: Option<&Path>, local: Option<&Path>, listen: std::net::SocketAd
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
         tracing::info!(addr = %running.addr, "serving");
-        eprintln!("updatebot: serving on {}", running.addr);
+        // With JSON logs every line of stderr is a JSON object (log collectors parse them):
+        // the address is in the `serving` event above.
+        if matches!(log_format, LogFormat::Text) {
+            eprintln!("updatebot: serving on {}", running.addr);
+        }
         running.until_signal().await;
         anyhow::Ok(())
     })?;

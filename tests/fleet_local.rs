@@ -445,3 +445,33 @@ fn a_broken_config_fails_the_project_with_its_line() {
     );
     assert!(repo.branches().is_empty());
 }
+
+/// A manifest that cannot be read is a problem of the run: the others are still worked on,
+/// and `run` exits 1 (README, exit codes), not 0.
+#[test]
+fn an_unreadable_manifest_is_reported_and_the_run_exits_1() {
+    let Some(repo) = repo(&[
+        (
+            ".updatebot.yml",
+            "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: daily}\n  - package-ecosystem: pip\n    directory: /broken\n    schedule: {interval: daily}\n",
+        ),
+        ("requirements.txt", "six==1.15.0\n"),
+        ("broken/pyproject.toml", "[project\ndependencies = [\"six==1.15.0\"]\n"),
+    ]) else {
+        return;
+    };
+    let output = updatebot(&[
+        "run",
+        "--local",
+        repo.path.to_str().unwrap(),
+        "--config",
+        repo.config.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let problems = report["projects"][0]["problems"].to_string();
+    assert!(problems.contains("broken/pyproject.toml"), "{problems}");
+    assert_eq!(actions(&report)[0].0, "opened", "{report}");
+}

@@ -121,8 +121,13 @@ impl ProjectReport {
         }
     }
 
+    /// Something went wrong: the project failed, an update failed, or a problem was met (a
+    /// manifest that could not be read, a registry that could not answer, a missing target
+    /// branch). `run` then exits 1, as the README's exit codes say.
     pub fn failed(&self) -> bool {
-        self.error.is_some() || self.changes.iter().any(|c| c.action == Action::Failed)
+        self.error.is_some()
+            || !self.problems.is_empty()
+            || self.changes.iter().any(|c| c.action == Action::Failed)
     }
 }
 
