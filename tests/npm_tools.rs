@@ -559,3 +559,53 @@ fn repository_hooks_for_the_tools_never_run() {
         );
     }
 }
+
+/// With no `lockfiles` settings the tools are found on `PATH` as in the -full image: `yarn`
+/// (yarn 1) for a yarn 1 lock, `yarn-berry` for a yarn 2+ lock beside it, `pnpm`, `npm`.
+#[test]
+fn tools_are_found_on_path_by_default() {
+    let Some(env) = env() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let marker = work.path().join("lifecycle-script-ran");
+    let fixtures = repo_root().join("fixtures/npm");
+    let tree = work.path().join("repo");
+    let cases = [
+        ("yarn_classic_bump", "yarn.lock"),
+        ("yarn_berry_bump", "yarn.lock"),
+        ("pnpm_bump", "pnpm-lock.yaml"),
+        ("npm_lockfile_v1", "package-lock.json"),
+    ];
+    for (case, _) in cases {
+        env.copy(&fixtures.join(case).join("in"), &tree.join(case), &marker);
+    }
+    std::fs::write(work.path().join("scoped-token"), format!("{}\n", env.token)).unwrap();
+    let config = work.path().join("operator.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "registries:\n  npm-main:\n    type: npm-registry\n    url: {}\n    replaces-base: true\n",
+            env.registry
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_updatebot"))
+        .args(["update", tree.to_str().unwrap(), "--config"])
+        .arg(&config)
+        .env_remove("UPDATEBOT_LOG")
+        .env("PATH", format!("{}:/usr/bin:/bin", env.bin))
+        .output()
+        .unwrap();
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(0), "{all}");
+    for (case, lock) in cases {
+        assert_eq!(
+            env.unfill(
+                &std::fs::read_to_string(tree.join(case).join(lock)).unwrap(),
+                &marker
+            ),
+            std::fs::read_to_string(fixtures.join(case).join("out").join(lock)).unwrap(),
+            "{case}"
+        );
+    }
+    assert!(!marker.exists());
+}

@@ -147,6 +147,18 @@ async fn tool_version(program: &PathBuf) -> Result<String, ToolError> {
     Ok(version)
 }
 
+/// The program looked up on `PATH` when the operator names none: the tool's name, and for
+/// yarn 2+ `yarn-berry` first (beside a yarn 1 `yarn`, as in the -full image).
+fn default_program(tool: Tool) -> PathBuf {
+    if tool == Tool::YarnBerry {
+        let berry = PathBuf::from("yarn-berry");
+        if updatebot_core::tool::find_program(&berry).is_ok() {
+            return berry;
+        }
+    }
+    PathBuf::from(tool.program_name())
+}
+
 fn major(version: &str) -> Option<u64> {
     version.split('.').next()?.parse().ok()
 }
@@ -332,7 +344,7 @@ impl<'a> Job<'a> {
         let program = settings
             .program
             .clone()
-            .unwrap_or_else(|| PathBuf::from(tool.program_name()));
+            .unwrap_or_else(|| default_program(tool));
         let version = tool_version(&program).await?;
         let shown = program.display().to_string();
         match (tool, major(&version)) {
