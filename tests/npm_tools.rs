@@ -362,13 +362,19 @@ fn npm_lockfile_v1() {
     run_case("npm_lockfile_v1", Tool::Npm);
 }
 
+#[test]
+fn npm_lockfile_v1_in_range_update() {
+    run_case("npm_lockfile_v1_in_range_update", Tool::Npm);
+}
+
 /// What goes wrong is named and stays contained: in one repository, a yarn 1 project whose
 /// yarn is missing, a pnpm project whose pnpm fails (printing its environment and its
 /// `~/.npmrc`, which holds the scoped registry's token), a project whose `yarn.lock` is not a
-/// lockfile, and an npm project that updates natively. The first three fail naming their lock
-/// and keep their manifest and lock as they were (no edit without its lock); the npm one is
-/// updated; the exit code says something failed; the token and the caller's environment never
-/// reach the tool or the output.
+/// lockfile, a yarn 2 lock that yarn 4 would rewrite in its newer format, and an npm project
+/// that updates natively. The first four fail naming their lock and keep their manifest and
+/// lock as they were (no edit without its lock); the npm one is updated; the exit code says
+/// something failed; the token and the caller's environment never reach the tool or the
+/// output.
 #[test]
 fn tool_errors_name_the_lock_and_the_run_goes_on() {
     let Some(env) = env() else { return };
@@ -396,6 +402,20 @@ fn tool_errors_name_the_lock_and_the_run_goes_on() {
         "# yarn lockfile v1\n\ndebug@4.3.4:\n  version \"4.3.4\"\n\"unterminated:\n  version\n",
     )
     .unwrap();
+    // A yarn 2 lock (format 6) that yarn 4 would rewrite in its own format.
+    env.copy(
+        &fixtures.join("yarn_berry_bump/in"),
+        &tree.join("older"),
+        &marker,
+    );
+    let lock = std::fs::read_to_string(tree.join("older/yarn.lock")).unwrap();
+    let lock = lock.replacen(
+        "__metadata:\n  version: 10\n",
+        "__metadata:\n  version: 6\n",
+        1,
+    );
+    assert!(lock.contains("  version: 6\n"));
+    std::fs::write(tree.join("older/yarn.lock"), lock).unwrap();
     env.copy(
         &fixtures.join("npm_patch_bump_keeps_the_rest/in"),
         &tree.join("native"),
@@ -417,11 +437,12 @@ fn tool_errors_name_the_lock_and_the_run_goes_on() {
     std::fs::write(
         &config,
         format!(
-            "registries:\n  npm-main:\n    type: npm-registry\n    url: {}\n    replaces-base: true\n  npm-acme:\n    type: npm-registry\n    url: {}\n    token-file: scoped-token\nlockfiles:\n  yarn.lock: {{tool: {}}}\n  pnpm-lock.yaml: {{tool: {}}}\n",
+            "registries:\n  npm-main:\n    type: npm-registry\n    url: {}\n    replaces-base: true\n  npm-acme:\n    type: npm-registry\n    url: {}\n    token-file: scoped-token\nlockfiles:\n  yarn.lock: {{tool: {}}}\n  pnpm-lock.yaml: {{tool: {}}}\n  yarn-berry: {{tool: {}}}\n",
             env.registry,
             env.scoped,
             work.path().join("no-such-yarn").display(),
-            fake_pnpm.display()
+            fake_pnpm.display(),
+            env.yarn_berry
         ),
     )
     .unwrap();
@@ -442,6 +463,8 @@ fn tool_errors_name_the_lock_and_the_run_goes_on() {
         "ERR_PNPM_FAKE",
         "malformed/yarn.lock",
         "line 5: `\"unterminated:` has an unclosed quote",
+        "older/yarn.lock",
+        "rewrote the lock from berry lockfile version 6 to berry lockfile version 10",
     ] {
         assert!(all.contains(needle), "`{needle}` not in:\n{all}");
     }
@@ -449,7 +472,7 @@ fn tool_errors_name_the_lock_and_the_run_goes_on() {
     assert!(!all.contains("caller-secret-gitlab-token"), "{all}");
     assert!(!all.contains("caller-environment-leaked"), "{all}");
     // The three failures changed nothing; the native update went through.
-    for project in ["missing", "failing", "malformed"] {
+    for project in ["missing", "failing", "malformed", "older"] {
         for file in files(&before.join(project)) {
             assert_eq!(
                 std::fs::read_to_string(before.join(project).join(&file)).unwrap(),
