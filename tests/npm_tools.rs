@@ -362,6 +362,13 @@ fn npm_lockfile_v1() {
     run_case("npm_lockfile_v1", Tool::Npm);
 }
 
+/// A v3 lock the native engine refuses (the new debug needs an `ms` that `overrides` pins):
+/// npm itself updates it (`engine: auto`).
+#[test]
+fn npm_overridden_package_through_npm() {
+    run_case("npm_overridden_package_through_npm", Tool::Npm);
+}
+
 #[test]
 fn npm_lockfile_v1_in_range_update() {
     run_case("npm_lockfile_v1_in_range_update", Tool::Npm);

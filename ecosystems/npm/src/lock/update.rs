@@ -180,11 +180,19 @@ impl LockfileUpdater for PackageLock {
         let doc = LockDoc::parse(request.lock_path, request.lock_content)?;
         let settings = request.lookup.tool_settings(Tool::Npm.kind());
         if doc.version >= 2 && settings.engine != Engine::Tool {
-            return Ok(LockOutput {
-                content: self.native(&request, doc).await?,
-                engine: Some("native".into()),
-                ..LockOutput::default()
-            });
+            return match self.native(&request, doc).await {
+                Ok(content) => Ok(LockOutput {
+                    content,
+                    engine: Some("native".into()),
+                    ..LockOutput::default()
+                }),
+                // What the native engine cannot make exact (an overridden package, a peer
+                // conflict, bundled dependencies) npm itself may, where the operator allows it.
+                Err(LockError::NeedsTool { reason, .. }) if settings.engine == Engine::Auto => {
+                    by_tool(Tool::Npm, &request, &reason).await
+                }
+                Err(e) => Err(e),
+            };
         }
         let why = if doc.version < 2 {
             format!(
@@ -206,6 +214,21 @@ impl PackageLock {
         mut doc: LockDoc,
     ) -> Result<String, LockError> {
         let path = request.lock_path;
+        // An override moves the package wherever it is in the tree: npm's own resolution.
+        if let Some(u) = request
+            .updates
+            .iter()
+            .find(|u| u.dependency.dep_type == "overrides")
+        {
+            return Err(LockError::NeedsTool {
+                lockfile: path.to_string(),
+                tool: "npm".into(),
+                reason: format!(
+                    "`{}` is an override, which changes what npm resolves everywhere",
+                    u.dependency.name
+                ),
+            });
+        }
         let packages = doc
             .packages()
             .ok_or_else(|| failed(path, "no `packages` section"))?
