@@ -94,7 +94,18 @@ pub const OPERATOR_TOP_KEYS: &[&str] = &[
     "lockfiles",
 ];
 /// `lockfiles` in the operator config: one entry per kind of lockfile.
-pub const LOCKFILE_KINDS: &[&str] = &["poetry.lock", "uv.lock", "Pipfile.lock", "pip-compile"];
+/// `yarn.lock` is yarn 1's lock; `yarn-berry` the `yarn.lock` of yarn 2 and later;
+/// `package-lock.json` covers `npm-shrinkwrap.json` too.
+pub const LOCKFILE_KINDS: &[&str] = &[
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "pip-compile",
+    "yarn.lock",
+    "yarn-berry",
+    "pnpm-lock.yaml",
+    "package-lock.json",
+];
 /// `lockfiles.<kind>` in the operator config.
 pub const LOCKFILE_KEYS: &[&str] = &[
     "engine",

@@ -702,27 +702,39 @@ impl Fleet<'_> {
             let Some((path, _)) = &r.lockfile else {
                 continue;
             };
-            if path == &r.manifest.path || out.contains_key(path) {
-                continue;
-            }
-            if links.contains(path) {
-                let refused = crate::scan::ReadError::Symlink {
-                    path: path.clone(),
-                    via: None,
-                };
-                out.insert(path.clone(), Err(refused.to_string()));
-                continue;
-            }
-            if let Some(text) = self
-                .forge
-                .read_file(project, base, path)
-                .await
-                .map_err(forge_problem)?
-            {
-                let checked = crate::scan::check_size(path, text.len() as u64)
-                    .map(|()| text)
-                    .map_err(|e| e.to_string());
-                out.insert(path.clone(), checked);
+            // The lock, and the files its updater reads beside it (a workspace's other
+            // manifests, the tool's settings).
+            let wanted = std::iter::once(path).chain(&r.related_files);
+            for path in wanted {
+                if path == &r.manifest.path || out.contains_key(path) {
+                    continue;
+                }
+                if links.contains(path) {
+                    let refused = crate::scan::ReadError::Symlink {
+                        path: path.clone(),
+                        via: None,
+                    };
+                    out.insert(path.clone(), Err(refused.to_string()));
+                    continue;
+                }
+                // A manifest of this run is already read (and checked).
+                if let Some(m) = results.iter().find(|m| &m.manifest.path == path) {
+                    if m.manifest.result.is_ok() {
+                        out.insert(path.clone(), Ok(m.manifest.content.clone()));
+                        continue;
+                    }
+                }
+                if let Some(text) = self
+                    .forge
+                    .read_file(project, base, path)
+                    .await
+                    .map_err(forge_problem)?
+                {
+                    let checked = crate::scan::check_size(path, text.len() as u64)
+                        .map(|()| text)
+                        .map_err(|e| e.to_string());
+                    out.insert(path.clone(), checked);
+                }
             }
         }
         Ok(out)

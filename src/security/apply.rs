@@ -169,6 +169,9 @@ async fn apply_manifest(
         plugin,
         manifest,
         read: Some(&current),
+        // A security fix reads only the manifest and its lock (a yarn or pnpm workspace's
+        // other manifests are not fetched for it).
+        related: &[],
     };
     let output = updater
         .update_files(LockRequest {

@@ -177,6 +177,7 @@ pub async fn plan(
             plugin,
             manifest,
             read: None,
+            related: &[],
         },
     };
     let probe = Dependency::new(&installed.name, &installed.name, "", None, scheme.name());

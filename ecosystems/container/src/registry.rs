@@ -565,6 +565,8 @@ impl OciRegistry {
     /// Newer compatible tags that cannot replace a multi-platform `current`, with why. The
     /// newest are checked first, until [`PLATFORM_FITS`] fit or [`PLATFORM_CHECKS`] were
     /// read; older ones are then unfit as not checked, so nothing unchecked is proposed.
+    /// The current tag's manifest unreadable: no check (as for a single-platform image); a
+    /// candidate's unreadable: that candidate is unfit, with the registry's answer.
     async fn platform_check(
         &self,
         package: &str,
@@ -576,8 +578,11 @@ impl OciRegistry {
         if !tags.iter().any(|t| t == current) {
             return Ok(unfit);
         }
-        let Some(have) = self.manifest(package, path, current).await? else {
-            return Ok(unfit);
+        let have = match self.manifest(package, path, current).await {
+            Ok(Some(have)) => have,
+            Ok(None) => return Ok(unfit),
+            // Unreadable (a registry that answers HEAD but refuses GET): no check.
+            Err(_) => return Ok(unfit),
         };
         if !matches!(&have, Manifest::Index { platforms, .. } if platforms.len() >= 2) {
             return Ok(unfit);
@@ -595,15 +600,18 @@ impl OciRegistry {
                 continue;
             }
             checked += 1;
-            match self.manifest(package, path, &tag).await? {
-                Some(candidate) => match manifest::uncovered(&have, &candidate) {
+            match self.manifest(package, path, &tag).await {
+                Ok(Some(candidate)) => match manifest::uncovered(&have, &candidate) {
                     Some(why) => {
                         unfit.insert(tag, why);
                     }
                     None => fits += 1,
                 },
-                None => {
+                Ok(None) => {
                     unfit.insert(tag, "has no manifest".into());
+                }
+                Err(e) => {
+                    unfit.insert(tag, format!("could not be checked for platforms: {e}"));
                 }
             }
         }
@@ -911,6 +919,17 @@ mod tests {
             .and(path("/v2/team/app/manifests/1.0"))
             .and(header("authorization", "Bearer T"))
             .respond_with(ResponseTemplate::new(200).insert_header("docker-content-digest", D1))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v2/team/app/manifests/1.0"))
+            .and(header("authorization", "Bearer T"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"digest": "sha256:c", "size": 1},
+                "layers": [],
+            })))
             .mount(&server)
             .await;
         Mock::given(wiremock::matchers::any())

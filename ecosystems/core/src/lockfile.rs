@@ -80,6 +80,12 @@ pub trait Lookup: Send + Sync {
     fn tool_settings(&self, _kind: &str) -> crate::tool::ToolSettings {
         crate::tool::ToolSettings::default()
     }
+
+    /// The files [`LockfileUpdater::related_files`] named for this lock (workspace
+    /// manifests, tool settings), readable with [`Lookup::read_file`]. Default: none.
+    fn related_files(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// What a lockfile update produced beyond the lockfile's own text.
@@ -197,6 +203,13 @@ pub trait LockfileUpdater: Send + Sync {
         _lookup: &dyn Lookup,
     ) -> Requirement {
         Requirement::Unknown("this lockfile's packages are not read".into())
+    }
+
+    /// Other repository files an update of `lock_path` reads besides the manifest and the
+    /// lock (the workspace's other manifests, a tool's settings files), so that they are
+    /// fetched for it. Default: none.
+    fn related_files(&self, _lock_path: &str, _repo_files: &[String]) -> Vec<String> {
+        Vec::new()
     }
 
     /// Whether the manifest at `manifest_path` is only the source of another, compiled file
