@@ -1285,3 +1285,44 @@ async fn an_unignore_comment_on_a_closed_merge_request_proposes_it_again() {
         1
     );
 }
+
+/// Two runs at once on the same fleet (a CronJob overlapping `serve`, say): branch creation
+/// is the lock, so the end state is an uninterrupted run's, with no duplicate merge request,
+/// and a third run changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_at_once_converge() {
+    let Some(w) = world().await else { return };
+    let files: &[(&str, &str)] = &[
+        (".updatebot.yml", CONFIG),
+        (
+            "requirements.txt",
+            "six==1.15.0\nidna==2.10\nclick==7.1.2\n",
+        ),
+    ];
+    let reference = w.project("ref", "p", files);
+    w.run(&w.operator("  projects: [ref/p]")).await;
+    let expected = w.state(reference);
+    for round in 0..3 {
+        let name = format!("p{round}");
+        let p = w.project("twice", &name, files);
+        let operator = w.operator(&format!("  projects: [twice/{name}]"));
+        let (a, b) = tokio::join!(w.run(&operator), w.run(&operator));
+        let _ = (a, b);
+        w.run(&operator).await;
+        assert_eq!(w.state(p), expected, "round {round}");
+        let open = |p| {
+            w.gitlab
+                .issues(p)
+                .into_iter()
+                .filter(|i| i.state == "opened")
+                .count()
+        };
+        assert_eq!(open(p), 1, "round {round}: one dashboard");
+        let quiet = w.run(&operator).await;
+        assert!(
+            actions(&quiet, 0).iter().all(|(a, _)| a == "unchanged"),
+            "round {round}: {:?}",
+            actions(&quiet, 0)
+        );
+    }
+}

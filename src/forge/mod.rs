@@ -304,8 +304,12 @@ pub trait Forge: Send + Sync {
         -> Result<Option<u64>, ForgeError>;
 
     /// The bot's open issue with exactly this title, if there is one.
-    async fn find_issue(&self, project: &Project, title: &str)
-        -> Result<Option<Issue>, ForgeError>;
+    /// The bot's open issues titled `title`, oldest first (two runs at once may each have
+    /// opened one).
+    async fn find_issues(&self, project: &Project, title: &str) -> Result<Vec<Issue>, ForgeError>;
+
+    /// Close an issue of the bot's (a duplicate dashboard).
+    async fn close_issue(&self, project: &Project, iid: u64) -> Result<(), ForgeError>;
 
     async fn create_issue(
         &self,

@@ -535,10 +535,12 @@ impl Fleet<'_> {
             .map_err(forge_problem)?;
         let opened_today =
             std::sync::atomic::AtomicUsize::new(budget::opened_today(&existing, self.now));
+        let (issue, duplicates) = self
+            .dashboard_before(project, &mut existing, report)
+            .await?;
         let mut seen = upkeep::Seen {
-            issue: self
-                .dashboard_before(project, &mut existing, report)
-                .await?,
+            issue,
+            duplicates,
             scopes: BTreeMap::new(),
         };
         for target in targets {

@@ -19,6 +19,8 @@ const UNIGNORE_LOOKBACK_DAYS: i64 = 14;
 pub(super) struct Seen {
     /// The dashboard issue as it was before the run.
     pub issue: Option<Issue>,
+    /// Newer duplicates of it (two runs at once each opened one), closed after the run.
+    pub duplicates: Vec<u64>,
     /// Lines per scope read in this run.
     pub scopes: BTreeMap<String, Vec<String>>,
 }
@@ -33,16 +35,19 @@ impl Fleet<'_> {
         project: &Project,
         existing: &mut [MergeRequest],
         report: &mut ProjectReport,
-    ) -> Result<Option<Issue>, String> {
+    ) -> Result<(Option<Issue>, Vec<u64>), String> {
         let bot = &self.operator.bot;
-        let issue = if bot.dashboard {
+        let mut issues = if bot.dashboard {
             self.forge
-                .find_issue(project, &bot.dashboard_title)
+                .find_issues(project, &bot.dashboard_title)
                 .await
                 .map_err(forge_problem)?
         } else {
-            None
+            Vec::new()
         };
+        let duplicates: Vec<u64> = issues.iter().skip(1).map(|i| i.iid).collect();
+        issues.truncate(1);
+        let issue = issues.pop();
         // (iid, the comment that asked: its id and author)
         let mut undo: Vec<(u64, Option<(u64, String)>)> = issue
             .as_ref()
@@ -122,7 +127,7 @@ impl Fleet<'_> {
             report.undone_ignores.push(iid);
             tracing::info!(project = %project.path, iid, "ignore undone");
         }
-        Ok(issue)
+        Ok((issue, duplicates))
     }
 
     /// After the run: check CI, then write the dashboard if its text changed.
@@ -198,7 +203,8 @@ impl Fleet<'_> {
                 .await
                 .map_err(forge_problem)?,
             None => {
-                self.forge
+                let created = self
+                    .forge
                     .create_issue(
                         project,
                         &bot.dashboard_title,
@@ -207,7 +213,25 @@ impl Fleet<'_> {
                     )
                     .await
                     .map_err(forge_problem)?;
+                // Another run may have opened one at the same time: the oldest stays.
+                let all = self
+                    .forge
+                    .find_issues(project, &bot.dashboard_title)
+                    .await
+                    .map_err(forge_problem)?;
+                if all.first().is_some_and(|oldest| oldest.iid != created.iid) {
+                    self.forge
+                        .close_issue(project, created.iid)
+                        .await
+                        .map_err(forge_problem)?;
+                }
             }
+        }
+        for iid in seen.duplicates {
+            self.forge
+                .close_issue(project, iid)
+                .await
+                .map_err(forge_problem)?;
         }
         Ok(())
     }
