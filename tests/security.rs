@@ -904,3 +904,72 @@ async fn budgets_go_to_security_updates_first() {
         "{waiting:?}"
     );
 }
+
+/// A Python lockfile made by the real uv against the local index: the audit reads every
+/// locked package, the transitive ones too (`idna` comes with `requests`), and gives the
+/// same fixes as for pins.
+#[test]
+fn audit_reads_a_real_uv_lock_with_its_transitive_packages() {
+    let Some(index) = python_index() else { return };
+    let Some(tools) = std::env::var_os("UPDATEBOT_TEST_TOOLS").map(PathBuf::from) else {
+        assert!(
+            std::env::var_os("UPDATEBOT_REQUIRE_SERVICES").is_none(),
+            "UPDATEBOT_TEST_TOOLS is not set: run the tests through scripts/test.sh"
+        );
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("repo");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(
+        tree.join("pyproject.toml"),
+        "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\ndependencies = [\"requests==2.25.0\", \"six==1.16.0\"]\n",
+    )
+    .unwrap();
+    let home = work.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = std::process::Command::new(tools.join("uv"))
+        .args(["lock", "--no-build"])
+        .current_dir(&tree)
+        .env("HOME", &home)
+        .env("UV_CACHE_DIR", home.join("uv-cache"))
+        .env("UV_DEFAULT_INDEX", &index)
+        .env("UV_NO_CONFIG", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "uv lock: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lock = std::fs::read_to_string(tree.join("uv.lock")).unwrap();
+    assert!(lock.contains("name = \"idna\""), "{lock}");
+    let config = operator_config(work.path(), &index);
+    let osv = osv_dir();
+    let (code, report) = audit_json(&[
+        "audit",
+        tree.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--osv-dir",
+        osv.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let names = vulnerable_names(&report);
+    assert!(names.contains(&"requests".to_string()), "{names:?}");
+    let requests = finding(&report, "requests");
+    assert_eq!(requests["version"], "2.25.0");
+    assert_eq!(requests["direct"], true);
+    assert_eq!(requests["fix"]["version"], "2.31.0");
+    let idna = finding(&report, "idna");
+    assert_eq!(
+        idna["direct"], false,
+        "idna is locked for requests: {idna:#}"
+    );
+    assert!(
+        idna["version"].as_str().unwrap().starts_with("2."),
+        "{idna:#}"
+    );
+}
