@@ -1326,3 +1326,68 @@ async fn two_runs_at_once_converge() {
         );
     }
 }
+
+/// `bot.persist-ignores`: an ignore made in a comment is written into `.updatebot.yml` by a
+/// merge request of the bot's (the rest of the file kept), once; declined, it stays declined.
+#[tokio::test]
+async fn comment_made_ignores_are_proposed_into_the_config() {
+    let Some(w) = world().await else { return };
+    let config = "version: 2\nupdates:\n  # Python\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: daily}\n    labels: [dependencies, python]\n";
+    let p = w.project(
+        "g",
+        "persist",
+        &[
+            (".updatebot.yml", config),
+            ("requirements.txt", "six==1.15.0\nclick==7.1.2\n"),
+        ],
+    );
+    let operator = w.operator("  projects: [g/persist]\nbot:\n  persist-ignores: true");
+    w.run(&operator).await;
+    let click = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .find(|m| m.source_branch.contains("click"))
+        .unwrap()
+        .iid;
+    w.gitlab
+        .add_note(p, click, w.human.id, "@updatebot ignore this major version");
+    w.run(&operator).await; // acts on the comment: the merge request is closed
+    let report = w.run(&operator).await;
+    let persist: Vec<_> = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .filter(|m| m.source_branch == "updatebot/config/ignores")
+        .collect();
+    assert_eq!(persist.len(), 1, "{}", report.summary());
+    assert_eq!(persist[0].state, "opened");
+    let edited = w
+        .gitlab
+        .file(p, "updatebot/config/ignores", ".updatebot.yml")
+        .unwrap();
+    assert_eq!(
+        edited,
+        format!(
+            "{config}    ignore:\n      - dependency-name: \"click\"\n        versions: [\">=8,<9\"]\n"
+        )
+    );
+    // Nothing new: nothing written.
+    let before = w.gitlab.requests().len();
+    w.run(&operator).await;
+    let writes = w.gitlab.requests()[before..]
+        .iter()
+        .filter(|r| r.is_mutating())
+        .count();
+    assert_eq!(writes, 0);
+    // Declined: not proposed again.
+    w.gitlab.close(p, persist[0].iid, w.human.id);
+    w.run(&operator).await;
+    let open = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .filter(|m| m.source_branch == "updatebot/config/ignores" && m.state == "opened")
+        .count();
+    assert_eq!(open, 0);
+}

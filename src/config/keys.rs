@@ -134,6 +134,7 @@ pub const BOT_KEYS: &[&str] = &[
     "dashboard-title",
     "check-ci",
     "budgets",
+    "persist-ignores",
 ];
 /// `bot.budgets` in the operator config.
 pub const BUDGET_KEYS: &[&str] = &[
