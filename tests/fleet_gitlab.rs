@@ -1548,3 +1548,52 @@ async fn a_member_that_fails_even_alone_is_reported_and_the_group_goes_ahead() {
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
 }
+
+/// A run that splits a group, cut off after any of its writes, is finished by the next one:
+/// the same merge requests and branches as an uninterrupted run, no duplicates.
+#[tokio::test]
+async fn a_split_run_cut_off_after_any_write_converges() {
+    let Some(w) = world().await else { return };
+    let Some(tools) = lock_tools() else { return };
+    let id = std::process::id();
+    let (left, right) = (format!("cut-left-{id}"), format!("cut-right-{id}"));
+    let needs_old_right = format!("{right}<2");
+    publish(&[
+        (&left, "1.0.0", ">=3.8", &[]),
+        (&left, "2.0.0", ">=3.8", &[&needs_old_right]),
+        (&right, "1.0.0", ">=3.8", &[]),
+        (&right, "2.0.0", ">=3.9", &[]),
+    ]);
+    let pyproject = format!(
+        "[project]\nname = \"svc\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\ndependencies = [\"{left}==1.0.0\", \"{right}==1.0.0\"]\n"
+    );
+    let lock = uv_lock(&tools, &w.index, &pyproject);
+    let files: &[(&str, &str)] = &[
+        (".updatebot.yml", SPLIT_CONFIG),
+        ("pyproject.toml", &pyproject),
+        ("uv.lock", &lock),
+    ];
+    let reference = w.project("ref", "split", files);
+    w.gitlab.clear_requests();
+    w.run(&w.operator_with_uv("  projects: [ref/split]", &tools))
+        .await;
+    let writes = w
+        .gitlab
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_mutating())
+        .count();
+    let expected = w.state(reference);
+    assert_eq!(expected.0.len(), 2, "{expected:?}");
+    for cut in 0..writes {
+        let name = format!("split{cut}");
+        let p = w.project("cut", &name, files);
+        let operator = w.operator_with_uv(&format!("  projects: [cut/{name}]"), &tools);
+        w.gitlab.fail_after(cut);
+        let broken = w.run(&operator).await;
+        assert!(broken.failed(), "cut {cut}: the run should have seen it");
+        w.gitlab.fail_after(usize::MAX);
+        w.run(&operator).await;
+        assert_eq!(w.state(p), expected, "after a cut at write {cut}");
+    }
+}
