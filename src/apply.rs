@@ -58,145 +58,174 @@ pub async fn apply_selected(
             continue;
         };
         let mut content = manifest.content.clone();
-        for (dep, proposal) in result.updates().filter(|(d, _)| selected(result, d)) {
-            let mut record = |outcome: Result<(), String>| {
-                applied.updates.push(AppliedUpdate {
-                    manifest: manifest.path.clone(),
-                    dependency: dep.dependency.name.clone(),
-                    new_version: proposal.new_version.clone(),
-                    result: outcome,
-                })
-            };
-            let mut tentative = match &proposal.new_value {
-                Some(value) => match edit_values(
-                    manager,
-                    &manifest.path,
-                    &content,
-                    &[ValueEdit {
-                        index: dep.index,
-                        new_value: value.clone(),
-                    }],
-                ) {
-                    Ok(text) => text,
-                    Err(e) => {
-                        record(Err(e.to_string()));
-                        continue;
+        // Updates that failed are tried again once others went in (a lock that could not
+        // take one may take it beside another's new version), until a round adds nothing.
+        let mut pending: Vec<_> = result
+            .updates()
+            .filter(|(d, _)| selected(result, d))
+            .collect();
+        let mut failed: Vec<(_, _, String)> = Vec::new();
+        loop {
+            let mut progress = false;
+            for (dep, proposal) in std::mem::take(&mut pending) {
+                let mut record = |outcome: Result<(), String>| match outcome {
+                    Ok(()) => {
+                        progress = true;
+                        applied.updates.push(AppliedUpdate {
+                            manifest: manifest.path.clone(),
+                            dependency: dep.dependency.name.clone(),
+                            new_version: proposal.new_version.clone(),
+                            result: Ok(()),
+                        })
                     }
-                },
-                None => content.clone(),
-            };
-            if let Some((lock_path, updater_name)) = &result.lockfile {
-                let Some(updater) = plugin
-                    .lockfile_updaters()
-                    .iter()
-                    .find(|u| u.name() == *updater_name)
-                else {
-                    record(Err(format!("no lockfile updater `{updater_name}`")));
-                    continue;
+                    Err(e) => failed.push((dep, proposal, e)),
                 };
-                let Some(releases) = dep.releases.as_deref() else {
-                    record(Err(format!("no release data for {}", proposal.new_version)));
-                    continue;
-                };
-                let Some(release) = releases.release(&proposal.new_version) else {
-                    record(Err(format!("no release data for {}", proposal.new_version)));
-                    continue;
-                };
-                let in_manifest = lock_path == &manifest.path;
-                let lock_before = if in_manifest {
-                    tentative.clone()
-                } else if let Some((_, current)) = locks.get(lock_path) {
-                    current.clone()
-                } else {
-                    match read(lock_path) {
+                let mut tentative = match &proposal.new_value {
+                    Some(value) => match edit_values(
+                        manager,
+                        &manifest.path,
+                        &content,
+                        &[ValueEdit {
+                            index: dep.index,
+                            new_value: value.clone(),
+                        }],
+                    ) {
                         Ok(text) => text,
                         Err(e) => {
-                            record(Err(format!("{lock_path}: {e}")));
+                            record(Err(e.to_string()));
                             continue;
                         }
-                    }
+                    },
+                    None => content.clone(),
                 };
-                let planned = [PlannedUpdate {
-                    dependency: &dep.dependency,
-                    new_value: proposal.new_value.as_deref(),
-                    new_version: &proposal.new_version,
-                    release,
-                    releases,
-                }];
-                // Other files as this change has them so far (manifests edited before this
-                // one included: a workspace's lock reads them all).
-                let changes = &applied.changes;
-                let current = |path: &str| -> Option<String> {
-                    locks
-                        .get(path)
-                        .map(|(_, after)| after.clone())
-                        .or_else(|| {
-                            changes
-                                .iter()
-                                .find(|c| c.path == path)
-                                .map(|c| c.after.clone())
-                        })
-                        .or_else(|| read(path).ok())
-                };
-                let lookup = ManifestLookup {
-                    checker,
-                    plugin,
-                    manifest,
-                    read: Some(&current),
-                    related: &result.related_files,
-                };
-                let request = LockRequest {
-                    lookup: &lookup,
-                    manifest_path: &manifest.path,
-                    manifest_before: &content,
-                    manifest_after: &tentative,
-                    lock_path,
-                    lock_content: &lock_before,
-                    updates: &planned,
-                };
-                let output = updater.update_files(request).await;
-                match output {
-                    Ok(output) => {
-                        // Files changed beside the lock (a `.in` source) are kept like locks.
-                        let mut others = Vec::new();
-                        for (path, text) in output.other_files {
-                            let original = match locks.get(&path) {
-                                Some((o, _)) => o.clone(),
-                                None => match read(&path) {
-                                    Ok(t) => t,
-                                    Err(e) => {
-                                        others.push(Err(format!("{path}: {e}")));
-                                        continue;
-                                    }
-                                },
-                            };
-                            others.push(Ok((path, original, text)));
-                        }
-                        if let Some(Err(e)) = others.iter().find(|o| o.is_err()) {
-                            record(Err(e.clone()));
-                            continue;
-                        }
-                        for (path, original, text) in others.into_iter().flatten() {
-                            locks.insert(path, (original, text));
-                        }
-                        if in_manifest {
-                            tentative = output.content;
-                        } else {
-                            let original = locks
-                                .get(lock_path)
-                                .map(|(o, _)| o.clone())
-                                .unwrap_or_else(|| lock_before.clone());
-                            locks.insert(lock_path.clone(), (original, output.content));
-                        }
-                    }
-                    Err(e) => {
-                        record(Err(e.to_string()));
+                if let Some((lock_path, updater_name)) = &result.lockfile {
+                    let Some(updater) = plugin
+                        .lockfile_updaters()
+                        .iter()
+                        .find(|u| u.name() == *updater_name)
+                    else {
+                        record(Err(format!("no lockfile updater `{updater_name}`")));
                         continue;
+                    };
+                    let Some(releases) = dep.releases.as_deref() else {
+                        record(Err(format!("no release data for {}", proposal.new_version)));
+                        continue;
+                    };
+                    let Some(release) = releases.release(&proposal.new_version) else {
+                        record(Err(format!("no release data for {}", proposal.new_version)));
+                        continue;
+                    };
+                    let in_manifest = lock_path == &manifest.path;
+                    let lock_before = if in_manifest {
+                        tentative.clone()
+                    } else if let Some((_, current)) = locks.get(lock_path) {
+                        current.clone()
+                    } else {
+                        match read(lock_path) {
+                            Ok(text) => text,
+                            Err(e) => {
+                                record(Err(format!("{lock_path}: {e}")));
+                                continue;
+                            }
+                        }
+                    };
+                    let planned = [PlannedUpdate {
+                        dependency: &dep.dependency,
+                        new_value: proposal.new_value.as_deref(),
+                        new_version: &proposal.new_version,
+                        release,
+                        releases,
+                    }];
+                    // Other files as this change has them so far (manifests edited before this
+                    // one included: a workspace's lock reads them all).
+                    let changes = &applied.changes;
+                    let current = |path: &str| -> Option<String> {
+                        locks
+                            .get(path)
+                            .map(|(_, after)| after.clone())
+                            .or_else(|| {
+                                changes
+                                    .iter()
+                                    .find(|c| c.path == path)
+                                    .map(|c| c.after.clone())
+                            })
+                            .or_else(|| read(path).ok())
+                    };
+                    let lookup = ManifestLookup {
+                        checker,
+                        plugin,
+                        manifest,
+                        read: Some(&current),
+                        related: &result.related_files,
+                    };
+                    let request = LockRequest {
+                        lookup: &lookup,
+                        manifest_path: &manifest.path,
+                        manifest_before: &content,
+                        manifest_after: &tentative,
+                        lock_path,
+                        lock_content: &lock_before,
+                        updates: &planned,
+                    };
+                    let output = updater.update_files(request).await;
+                    match output {
+                        Ok(output) => {
+                            // Files changed beside the lock (a `.in` source) are kept like locks.
+                            let mut others = Vec::new();
+                            for (path, text) in output.other_files {
+                                let original = match locks.get(&path) {
+                                    Some((o, _)) => o.clone(),
+                                    None => match read(&path) {
+                                        Ok(t) => t,
+                                        Err(e) => {
+                                            others.push(Err(format!("{path}: {e}")));
+                                            continue;
+                                        }
+                                    },
+                                };
+                                others.push(Ok((path, original, text)));
+                            }
+                            if let Some(Err(e)) = others.iter().find(|o| o.is_err()) {
+                                record(Err(e.clone()));
+                                continue;
+                            }
+                            for (path, original, text) in others.into_iter().flatten() {
+                                locks.insert(path, (original, text));
+                            }
+                            if in_manifest {
+                                tentative = output.content;
+                            } else {
+                                let original = locks
+                                    .get(lock_path)
+                                    .map(|(o, _)| o.clone())
+                                    .unwrap_or_else(|| lock_before.clone());
+                                locks.insert(lock_path.clone(), (original, output.content));
+                            }
+                        }
+                        Err(e) => {
+                            record(Err(e.to_string()));
+                            continue;
+                        }
                     }
                 }
+                content = tentative;
+                record(Ok(()));
             }
-            content = tentative;
-            record(Ok(()));
+            if !progress || failed.is_empty() {
+                break;
+            }
+            pending = std::mem::take(&mut failed)
+                .into_iter()
+                .map(|(d, p, _)| (d, p))
+                .collect();
+        }
+        for (dep, proposal, e) in failed {
+            applied.updates.push(AppliedUpdate {
+                manifest: manifest.path.clone(),
+                dependency: dep.dependency.name.clone(),
+                new_version: proposal.new_version.clone(),
+                result: Err(e),
+            });
         }
         if content != manifest.content {
             applied.changes.push(FileChange {

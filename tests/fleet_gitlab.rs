@@ -1225,6 +1225,379 @@ async fn budgets_hold_back_new_merge_requests_across_the_fleet_and_the_day() {
     assert_eq!((opened(a), opened(b)), (2, 2));
 }
 
+/// The lockfile tools of `scripts/test-env.sh` (uv), if installed.
+fn lock_tools() -> Option<std::path::PathBuf> {
+    match std::env::var("UPDATEBOT_TEST_TOOLS") {
+        Ok(dir) if std::path::Path::new(&dir).join("uv").exists() => Some(dir.into()),
+        _ => {
+            assert!(
+                std::env::var_os("UPDATEBOT_REQUIRE_SERVICES").is_none(),
+                "UPDATEBOT_TEST_TOOLS is not set: run the tests through scripts/test.sh"
+            );
+            eprintln!("skipped: no lockfile tools (run scripts/test.sh)");
+            None
+        }
+    }
+}
+
+/// `uv.lock` of `pyproject`, made by the real uv against the local index.
+fn uv_lock(tools: &std::path::Path, index: &str, pyproject: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pyproject.toml"), pyproject).unwrap();
+    let output = std::process::Command::new(tools.join("uv"))
+        .args(["lock", "--no-build"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", tools.display()))
+        .env("HOME", dir.path())
+        .env("LANG", "C.UTF-8")
+        .env("UV_NO_CONFIG", "1")
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .env("UV_DEFAULT_INDEX", index)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    std::fs::read_to_string(dir.path().join("uv.lock")).unwrap()
+}
+
+/// Publish small pure-Python wheels to the local index: (name, version, requires-python,
+/// requirements). devpi keeps what it was given, so callers use names of their own.
+fn publish(wheels: &[(&str, &str, &str, &[&str])]) {
+    let pip = std::env::var("UPDATEBOT_TEST_PIP").expect("UPDATEBOT_TEST_PIP");
+    let bin = std::path::Path::new(&pip).parent().unwrap();
+    let url = std::env::var("UPDATEBOT_TEST_DEVPI_URL").expect("UPDATEBOT_TEST_DEVPI_URL");
+    let dir = tempfile::tempdir().unwrap();
+    let dists = dir.path().join("dists");
+    std::fs::create_dir(&dists).unwrap();
+    let spec = serde_json::to_string(
+        &wheels
+            .iter()
+            .map(|(n, v, py, reqs)| serde_json::json!([n, v, py, reqs]))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let script = r#"
+import base64, hashlib, json, sys, zipfile
+for name, version, python, requires in json.loads(sys.argv[2]):
+    module = name.replace("-", "_")
+    info = f"{module}-{version}.dist-info"
+    files = {
+        f"{module}/__init__.py": "",
+        f"{info}/METADATA": "Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version
+            + "\nRequires-Python: " + python + "\n"
+            + "".join("Requires-Dist: " + r + "\n" for r in requires),
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: updatebot-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = ""
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record += f"{path},sha256={digest},{len(text.encode())}\n"
+    files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(f"{sys.argv[1]}/{module}-{version}-py3-none-any.whl", "w") as z:
+        for path, text in files.items():
+            z.writestr(zipfile.ZipInfo(path, (2024, 1, 1, 0, 0, 0)), text)
+"#;
+    let run = |program: &std::path::Path, args: &[&str]| {
+        let output = std::process::Command::new(program)
+            .args(args)
+            .env("HOME", dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{program:?} {args:?}: {output:?}");
+    };
+    run(
+        &bin.join("python"),
+        &["-c", script, dists.to_str().unwrap(), &spec],
+    );
+    let client = dir.path().join("client");
+    let devpi = bin.join("devpi");
+    let client_arg = format!("--clientdir={}", client.display());
+    run(&devpi, &[&client_arg, "use", &format!("{url}/root/test")]);
+    run(&devpi, &[&client_arg, "login", "root", "--password", ""]);
+    run(
+        &devpi,
+        &[&client_arg, "upload", "--from-dir", dists.to_str().unwrap()],
+    );
+}
+
+impl World {
+    /// The operator config with the real uv for `uv.lock`.
+    fn operator_with_uv(&self, fleet: &str, tools: &std::path::Path) -> OperatorConfig {
+        let mut operator = self.operator(fleet);
+        let extra = format!(
+            "lockfiles:\n  uv.lock: {{engine: auto, tool: {}, timeout-seconds: 120}}\n",
+            tools.join("uv").display()
+        );
+        let with = updatebot::config::load_operator_config(&extra, &|_| None, &|_| {
+            Err(std::io::ErrorKind::NotFound.into())
+        })
+        .unwrap();
+        operator.lockfiles = with.lockfiles;
+        operator
+    }
+}
+
+const SPLIT_CONFIG: &str = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: daily}\n    groups:\n      everything:\n        patterns: [\"*\"]\n";
+
+/// A member whose new version the lock cannot take beside another member's is split into a
+/// merge request of its own; the group goes ahead with the rest; a second run changes
+/// nothing; once the group can take the member again, it rejoins and its own merge request
+/// is closed.
+#[tokio::test]
+async fn a_member_the_group_cannot_take_goes_alone_and_rejoins_later() {
+    let Some(w) = world().await else { return };
+    let Some(tools) = lock_tools() else { return };
+    // Packages of this run's own: `left` 2.0.0 needs `right<2`, and `right` 2.0.0 is out.
+    let id = std::process::id();
+    let (left, right) = (format!("split-left-{id}"), format!("split-right-{id}"));
+    let needs_old_right = format!("{right}<2");
+    publish(&[
+        (&left, "1.0.0", ">=3.8", &[]),
+        (&left, "2.0.0", ">=3.8", &[&needs_old_right]),
+        (&right, "1.0.0", ">=3.8", &[]),
+        (&right, "2.0.0", ">=3.9", &[]),
+    ]);
+    let pyproject = format!(
+        "[project]\nname = \"svc\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\ndependencies = [\"{left}==1.0.0\", \"{right}==1.0.0\"]\n"
+    );
+    let lock = uv_lock(&tools, &w.index, &pyproject);
+    let p = w.project(
+        "g",
+        "split",
+        &[
+            (".updatebot.yml", SPLIT_CONFIG),
+            ("pyproject.toml", &pyproject),
+            ("uv.lock", &lock),
+        ],
+    );
+    let operator = w.operator_with_uv("  projects: [g/split]", &tools);
+    let report = w.run(&operator).await;
+    assert!(!report.failed(), "{}", report.summary());
+    let lone_title = format!("Bump {right} from 1.0.0 to 2.0.0");
+    assert_eq!(
+        actions(&report, 0),
+        [
+            (
+                "opened".into(),
+                "Bump the everything group with 1 update".into()
+            ),
+            ("opened".into(), lone_title.clone()),
+        ]
+    );
+    let group = "updatebot/pip/everything";
+    let alone = format!("updatebot/pip/{right}-2.0.0");
+    let manifest = w.gitlab.file(p, group, "pyproject.toml").unwrap();
+    assert!(manifest.contains(&format!("\"{left}==2.0.0\", \"{right}==1.0.0\"")));
+    let locked = w.gitlab.file(p, group, "uv.lock").unwrap();
+    assert!(locked.contains(&format!("name = \"{left}\"\nversion = \"2.0.0\"")));
+    assert!(locked.contains(&format!("name = \"{right}\"\nversion = \"1.0.0\"")));
+    let manifest = w.gitlab.file(p, &alone, "pyproject.toml").unwrap();
+    assert!(manifest.contains(&format!("\"{left}==1.0.0\", \"{right}==2.0.0\"")));
+    let locked = w.gitlab.file(p, &alone, "uv.lock").unwrap();
+    assert!(locked.contains(&format!("name = \"{right}\"\nversion = \"2.0.0\"")));
+    let mrs = w.gitlab.merge_requests(p);
+    let group_mr = mrs.iter().find(|m| m.source_branch == group).unwrap();
+    assert!(
+        group_mr.description.contains("**Left out of this group**")
+            && group_mr.description.contains(&format!(
+                "- {right} 1.0.0 → 2.0.0: the group could not take it ("
+            ))
+            && group_mr
+                .description
+                .contains("proposed in a merge request of its own"),
+        "{}",
+        group_mr.description
+    );
+    let lone_mr = mrs.iter().find(|m| m.source_branch == alone).unwrap();
+    assert!(
+        lone_mr
+            .description
+            .contains("Proposed alone: the **everything** group could not take it"),
+        "{}",
+        lone_mr.description
+    );
+    // Still failing together: nothing moves.
+    let state = w.state(p);
+    let again = w.run(&operator).await;
+    assert!(
+        again.projects[0]
+            .changes
+            .iter()
+            .all(|c| c.action.as_str() == "unchanged"),
+        "{}",
+        again.summary()
+    );
+    assert_eq!(w.state(p), state);
+    // `left` 3.0.0 takes any `right`: the group takes both again, the lone one is closed.
+    publish(&[(&left, "3.0.0", ">=3.8", &[])]);
+    let rejoined = w.run(&operator).await;
+    assert!(!rejoined.failed(), "{}", rejoined.summary());
+    let acts = actions(&rejoined, 0);
+    assert!(
+        acts.contains(&(
+            "recreated".into(),
+            "Bump the everything group with 2 updates".into()
+        )) && acts.contains(&("closed".into(), lone_title.clone())),
+        "{acts:?}"
+    );
+    let (mrs, branches) = w.state(p);
+    let open: Vec<_> = mrs.iter().filter(|m| m.0 == "opened").collect();
+    assert_eq!(open.len(), 1, "{mrs:?}");
+    assert_eq!(branches, [group.to_string()]);
+    let closed = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .find(|m| m.source_branch == alone)
+        .unwrap();
+    assert!(w
+        .gitlab
+        .notes(p, closed.iid)
+        .iter()
+        .any(|n| n.body == "Closing: the everything group takes it again."));
+    let settled = w.state(p);
+    w.run(&operator).await;
+    assert_eq!(w.state(p), settled);
+}
+
+/// A member that cannot be applied even alone (its new version conflicts with a package the
+/// lock keeps) is reported failed with the reason — in the run report and on the dashboard —
+/// and the group goes ahead without it; a second run writes nothing.
+#[tokio::test]
+async fn a_member_that_fails_even_alone_is_reported_and_the_group_goes_ahead() {
+    let Some(w) = world().await else { return };
+    let Some(tools) = lock_tools() else { return };
+    let config = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: daily}\n    ignore:\n      - dependency-name: requests\n    groups:\n      everything:\n        patterns: [\"*\"]\n";
+    // requests 2.25.0 (kept: ignored) wants urllib3<1.27.
+    let pyproject = "[project]\nname = \"svc\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\ndependencies = [\"requests==2.25.0\", \"six==1.15.0\", \"urllib3==1.26.5\"]\n";
+    let lock = uv_lock(&tools, &w.index, pyproject);
+    let p = w.project(
+        "g",
+        "stuck",
+        &[
+            (".updatebot.yml", config),
+            ("pyproject.toml", pyproject),
+            ("uv.lock", &lock),
+        ],
+    );
+    let operator = w.operator_with_uv("  projects: [g/stuck]", &tools);
+    let report = w.run(&operator).await;
+    assert!(report.failed(), "a failed update fails the run");
+    let project = &report.projects[0];
+    assert_eq!(
+        actions(&report, 0),
+        [
+            ("failed".into(), "Bump urllib3 from 1.26.5 to 2.5.0".into()),
+            (
+                "opened".into(),
+                "Bump the everything group with 1 update".into()
+            ),
+        ]
+    );
+    let failed = &project.changes[0];
+    let reason = failed.reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("left out of the everything group")
+            && reason.contains("cannot be applied alone either")
+            && reason.contains("urllib3"),
+        "{reason}"
+    );
+    let group = "updatebot/pip/everything";
+    let manifest = w.gitlab.file(p, group, "pyproject.toml").unwrap();
+    assert!(
+        manifest.contains("\"requests==2.25.0\", \"six==1.17.0\", \"urllib3==1.26.5\""),
+        "{manifest}"
+    );
+    let mr = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .find(|m| m.source_branch == group)
+        .unwrap();
+    assert!(
+        mr.description
+            .contains("- urllib3 1.26.5 → 2.5.0: the group could not take it (")
+            && mr.description.contains("cannot be applied alone either"),
+        "{}",
+        mr.description
+    );
+    let board = &w.gitlab.issues(p)[0];
+    assert!(
+        board.description.contains(
+            "- failed: Bump urllib3 from 1.26.5 to 2.5.0 — left out of the everything group"
+        ),
+        "{}",
+        board.description
+    );
+    assert_eq!(w.gitlab.merge_requests(p).len(), 1);
+    // The next run finds the same: nothing is written.
+    w.gitlab.clear_requests();
+    let again = w.run(&operator).await;
+    assert_eq!(
+        actions(&again, 0),
+        actions(&report, 0)
+            .into_iter()
+            .map(|(a, t)| (if a == "opened" { "unchanged".into() } else { a }, t))
+            .collect::<Vec<_>>()
+    );
+    let writes: Vec<_> = w
+        .gitlab
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_mutating())
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}
+
+/// A run that splits a group, cut off after any of its writes, is finished by the next one:
+/// the same merge requests and branches as an uninterrupted run, no duplicates.
+#[tokio::test]
+async fn a_split_run_cut_off_after_any_write_converges() {
+    let Some(w) = world().await else { return };
+    let Some(tools) = lock_tools() else { return };
+    let id = std::process::id();
+    let (left, right) = (format!("cut-left-{id}"), format!("cut-right-{id}"));
+    let needs_old_right = format!("{right}<2");
+    publish(&[
+        (&left, "1.0.0", ">=3.8", &[]),
+        (&left, "2.0.0", ">=3.8", &[&needs_old_right]),
+        (&right, "1.0.0", ">=3.8", &[]),
+        (&right, "2.0.0", ">=3.9", &[]),
+    ]);
+    let pyproject = format!(
+        "[project]\nname = \"svc\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\ndependencies = [\"{left}==1.0.0\", \"{right}==1.0.0\"]\n"
+    );
+    let lock = uv_lock(&tools, &w.index, &pyproject);
+    let files: &[(&str, &str)] = &[
+        (".updatebot.yml", SPLIT_CONFIG),
+        ("pyproject.toml", &pyproject),
+        ("uv.lock", &lock),
+    ];
+    let reference = w.project("ref", "split", files);
+    w.gitlab.clear_requests();
+    w.run(&w.operator_with_uv("  projects: [ref/split]", &tools))
+        .await;
+    let writes = w
+        .gitlab
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_mutating())
+        .count();
+    let expected = w.state(reference);
+    assert_eq!(expected.0.len(), 2, "{expected:?}");
+    for cut in 0..writes {
+        let name = format!("split{cut}");
+        let p = w.project("cut", &name, files);
+        let operator = w.operator_with_uv(&format!("  projects: [cut/{name}]"), &tools);
+        w.gitlab.fail_after(cut);
+        let broken = w.run(&operator).await;
+        assert!(broken.failed(), "cut {cut}: the run should have seen it");
+        w.gitlab.fail_after(usize::MAX);
+        w.run(&operator).await;
+        assert_eq!(w.state(p), expected, "after a cut at write {cut}");
+    }
+}
+
 /// `@updatebot unignore` on a merge request closed without merging: the next run proposes
 /// the update again (acknowledged once with a 👍 and a reply), and the run after is a no-op.
 #[tokio::test]

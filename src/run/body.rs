@@ -40,6 +40,39 @@ fn date_of(releases: &updatebot_core::registry::ReleaseList, version: &str) -> S
         .unwrap_or_else(|| "–".into())
 }
 
+/// What a group could not take, or why this update left its group. Reasons are quoted as
+/// every run gives them (see [`sanitize::steady`]), so the description does not churn.
+fn split_section(change: &PlannedChange) -> String {
+    let reason = |r: &str| sanitize::inline_max(&sanitize::steady(r), sanitize::MAX_MESSAGE);
+    let mut out = String::new();
+    if !change.split.left_out.is_empty() {
+        out.push_str("\n**Left out of this group**\n\n");
+        for l in &change.split.left_out {
+            let next = if l.alone {
+                "proposed in a merge request of its own"
+            } else {
+                "it cannot be applied alone either: reported as failed in the run report and the dependency dashboard"
+            };
+            out.push_str(&format!(
+                "- {} {} → {}: the group could not take it ({}); {next}.\n",
+                sanitize(&l.name),
+                sanitize(&l.from),
+                sanitize(&l.to),
+                reason(&l.reason)
+            ));
+        }
+    }
+    if let Some((group, why)) = &change.split.from_group {
+        out.push_str(&format!(
+            "\nProposed alone: the **{}** group could not take it ({}). It joins the group \
+             again, and this merge request is closed, once the group can take it.\n",
+            sanitize(group),
+            reason(why)
+        ));
+    }
+    out
+}
+
 /// The description of a planned change, with its meta record at the end.
 pub fn describe(
     change: &PlannedChange,
@@ -94,6 +127,7 @@ pub fn describe(
     if let Some(security) = &change.security {
         out.push_str(&security.section());
     }
+    out.push_str(&split_section(change));
     let mut links = Vec::new();
     for u in &change.updates {
         let Some(releases) = u.releases.as_deref() else {
@@ -234,6 +268,9 @@ mod tests {
             open_limit: 5,
             rebase: true,
             security: None,
+            separator: '/',
+            commit: Default::default(),
+            split: Default::default(),
         };
         let meta = Meta {
             v: 1,

@@ -53,6 +53,32 @@ pub struct PlannedChange {
     pub rebase: bool,
     /// Set for a security update: its files and advisories (see [`crate::security::mr`]).
     pub security: Option<Arc<crate::security::mr::SecurityChange>>,
+    /// How the entry names branches and commits (to make a group's member alone).
+    pub separator: char,
+    pub commit: CommitMessage,
+    /// What a failed group member changed about this change (see [`split`]).
+    pub split: Split,
+}
+
+/// A group that could not take all its members: who was left out, and why.
+#[derive(Debug, Clone, Default)]
+pub struct Split {
+    /// Members left out of this group's change.
+    pub left_out: Vec<LeftOut>,
+    /// For a member proposed alone: the group it was left out of, and why.
+    pub from_group: Option<(String, String)>,
+}
+
+/// A member left out of a group's change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    /// Why the group could not take it.
+    pub reason: String,
+    /// Whether it is proposed in a merge request of its own (else it is reported failed).
+    pub alone: bool,
 }
 
 /// Label names per ecosystem, as Dependabot uses them.
@@ -330,37 +356,10 @@ pub fn plan(
             .map(|e| e.branch_name_separator.as_char())
             .unwrap_or('/');
         let commit = entry.map(|e| e.commit_message.clone()).unwrap_or_default();
-        let moves: Vec<String> = updates
-            .iter()
-            .map(|u| {
-                format!(
-                    "from {} to {}",
-                    short_version(&u.from),
-                    short_version(&u.to)
-                )
-            })
-            .collect();
-        let development = updates.iter().all(|u| u.development);
-        let title = format!(
-            "{} {} {}{}",
-            lead(&commit, development),
-            updates[0].name,
-            moves.join(", "),
-            location(&directory)
-        );
-        let newest = updates
-            .last()
-            .map(|u| short_version(&u.to))
-            .unwrap_or_default();
+        let title = single_title(&commit, &directory, &updates);
         out.push(change(
-            format!("{}:{directory}:{package}", ecosystem.as_str()),
-            branch_name(
-                &bot.branch_prefix,
-                separator,
-                ecosystem,
-                &directory,
-                &format!("{package}-{newest}"),
-            ),
+            single_key(ecosystem, &directory, &package),
+            single_branch(bot, separator, ecosystem, &directory, &package, &updates),
             ecosystem,
             directory,
             None,
@@ -375,14 +374,7 @@ pub fn plan(
             .map(|e| e.branch_name_separator.as_char())
             .unwrap_or('/');
         let commit = entry.map(|e| e.commit_message.clone()).unwrap_or_default();
-        let development = updates.iter().all(|u| u.development);
-        let count = updates.len();
-        let title = format!(
-            "{} the {group} group{} with {count} update{}",
-            lead(&commit, development),
-            location(&directory),
-            if count == 1 { "" } else { "s" }
-        );
+        let title = group_title(&commit, &group, &directory, &updates);
         out.push(change(
             format!("{}:{directory}:group:{group}", ecosystem.as_str()),
             branch_name(&bot.branch_prefix, separator, ecosystem, &directory, &group),
@@ -420,20 +412,9 @@ fn change(
     if !labels.contains(&bot.ci_label) {
         labels.push(bot.ci_label.clone());
     }
-    // Names and versions come from manifests and registries: one line each, no references
-    // or mentions (GitLab acts on those in titles and commit messages too).
     let title = sanitize::plain(&title, sanitize::MAX_TITLE);
-    let mut body = String::new();
-    for u in &updates {
-        body.push_str(&format!(
-            "\nBumps {} from {} to {}.",
-            sanitize::plain(&u.name, sanitize::MAX_FIELD),
-            sanitize::plain(&u.from, sanitize::MAX_FIELD),
-            sanitize::plain(&u.to, sanitize::MAX_FIELD)
-        ));
-    }
     PlannedChange {
-        commit_message: format!("{title}\n{body}\n"),
+        commit_message: commit_message(&title, &updates),
         key,
         branch,
         ecosystem,
@@ -453,7 +434,166 @@ fn change(
             .map(|e| e.rebase_strategy == crate::config::RebaseStrategy::Auto)
             .unwrap_or(true),
         security: None,
+        separator: entry
+            .map(|e| e.branch_name_separator.as_char())
+            .unwrap_or('/'),
+        commit: entry.map(|e| e.commit_message.clone()).unwrap_or_default(),
+        split: Split::default(),
     }
+}
+
+/// The commit message of a change: its (sanitised) title, a blank line, one line per update.
+/// Names and versions come from manifests and registries: one line each, no references or
+/// mentions (GitLab acts on those in titles and commit messages too).
+fn commit_message(title: &str, updates: &[PlannedUpdate]) -> String {
+    let mut body = String::new();
+    for u in updates {
+        body.push_str(&format!(
+            "\nBumps {} from {} to {}.",
+            sanitize::plain(&u.name, sanitize::MAX_FIELD),
+            sanitize::plain(&u.from, sanitize::MAX_FIELD),
+            sanitize::plain(&u.to, sanitize::MAX_FIELD)
+        ));
+    }
+    format!("{title}\n{body}\n")
+}
+
+fn single_key(ecosystem: Ecosystem, directory: &str, package: &str) -> String {
+    format!("{}:{directory}:{package}", ecosystem.as_str())
+}
+
+fn single_branch(
+    bot: &BotSettings,
+    separator: char,
+    ecosystem: Ecosystem,
+    directory: &str,
+    package: &str,
+    updates: &[PlannedUpdate],
+) -> String {
+    let newest = updates
+        .last()
+        .map(|u| short_version(&u.to))
+        .unwrap_or_default();
+    branch_name(
+        &bot.branch_prefix,
+        separator,
+        ecosystem,
+        directory,
+        &format!("{package}-{newest}"),
+    )
+}
+
+/// `Bump requests from 2.25.0 to 2.32.3 in /backend`.
+fn single_title(commit: &CommitMessage, directory: &str, updates: &[PlannedUpdate]) -> String {
+    let moves: Vec<String> = updates
+        .iter()
+        .map(|u| {
+            format!(
+                "from {} to {}",
+                short_version(&u.from),
+                short_version(&u.to)
+            )
+        })
+        .collect();
+    let development = updates.iter().all(|u| u.development);
+    format!(
+        "{} {} {}{}",
+        lead(commit, development),
+        updates.first().map(|u| u.name.as_str()).unwrap_or_default(),
+        moves.join(", "),
+        location(directory)
+    )
+}
+
+/// `Bump the tooling group in /backend with 2 updates`.
+fn group_title(
+    commit: &CommitMessage,
+    group: &str,
+    directory: &str,
+    updates: &[PlannedUpdate],
+) -> String {
+    let development = updates.iter().all(|u| u.development);
+    let count = updates.len();
+    format!(
+        "{} the {group} group{} with {count} update{}",
+        lead(commit, development),
+        location(directory),
+        if count == 1 { "" } else { "s" }
+    )
+}
+
+/// The change the updates of `package`, a member of the group `change`, make alone: the
+/// merge request they would have had without the group (same key and branch), saying why
+/// they left it.
+pub fn alone(
+    change: &PlannedChange,
+    package: &str,
+    reason: &str,
+    bot: &BotSettings,
+) -> Option<PlannedChange> {
+    let group = change.group.as_ref()?;
+    let updates: Vec<PlannedUpdate> = change
+        .updates
+        .iter()
+        .filter(|u| u.package == package)
+        .cloned()
+        .collect();
+    if updates.is_empty() {
+        return None;
+    }
+    let title = sanitize::plain(
+        &single_title(&change.commit, &change.directory, &updates),
+        sanitize::MAX_TITLE,
+    );
+    Some(PlannedChange {
+        key: single_key(change.ecosystem, &change.directory, package),
+        branch: single_branch(
+            bot,
+            change.separator,
+            change.ecosystem,
+            &change.directory,
+            package,
+            &updates,
+        ),
+        group: None,
+        commit_message: commit_message(&title, &updates),
+        title,
+        updates,
+        split: Split {
+            left_out: Vec::new(),
+            from_group: Some((group.clone(), reason.to_string())),
+        },
+        ..change.clone()
+    })
+}
+
+/// The group `change` without the packages of `left_out` (each member's package and how it
+/// left), titled for the members it keeps; `None` when it keeps none.
+pub fn without(change: &PlannedChange, left_out: &[(String, LeftOut)]) -> Option<PlannedChange> {
+    let group = change.group.as_ref()?;
+    let updates: Vec<PlannedUpdate> = change
+        .updates
+        .iter()
+        .filter(|u| !left_out.iter().any(|(p, _)| *p == u.package))
+        .cloned()
+        .collect();
+    if updates.is_empty() {
+        return None;
+    }
+    let title = sanitize::plain(
+        &group_title(&change.commit, group, &change.directory, &updates),
+        sanitize::MAX_TITLE,
+    );
+    Some(PlannedChange {
+        commit_message: commit_message(&title, &updates),
+        title,
+        updates,
+        split: Split {
+            left_out: left_out.iter().map(|(_, l)| l.clone()).collect(),
+            from_group: None,
+        },
+        ..change.clone()
+    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::body::describe;
 use super::commands::{self, Command};
 use super::meta::{Ignore, Meta, MetaUpdate};
-use super::plan::PlannedChange;
+use super::plan::{self, LeftOut, PlannedChange};
 use super::sanitize;
 use super::{Action, ChangeReport, ProjectReport, UpdateReport};
 use crate::apply;
@@ -17,6 +17,9 @@ use crate::forge::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 use updatebot_core::version::UpdateType;
+
+/// A change's file actions, the files it touches and the lockfiles among them.
+type Prepared = (Vec<FileAction>, Vec<String>, Vec<String>);
 
 /// Label colour for labels the bot creates.
 const LABEL_COLOUR: &str = "#0366d6";
@@ -138,7 +141,7 @@ use super::meta::scope_of;
 impl Context<'_> {
     pub(super) async fn reconcile(
         &self,
-        mut planned: Vec<PlannedChange>,
+        planned: Vec<PlannedChange>,
         existing: &[MergeRequest],
         report: &mut ProjectReport,
     ) -> Result<(), String> {
@@ -152,6 +155,7 @@ impl Context<'_> {
             .collect();
         existing.sort_by_key(|e| e.mr.iid);
         let forced = self.commands(&mut existing, report).await?;
+        let (mut planned, mut prepared, held) = self.split_groups(planned, report).await;
         // Security updates first, so the budgets (rebases, the fleet's new and recreated
         // merge requests, the project's daily cap) go to them; then the oldest merge
         // requests first.
@@ -165,7 +169,8 @@ impl Context<'_> {
         });
         let mut rebases = self.bot.rebase_limit;
         let mut labels_ready = false;
-        let planned_keys: BTreeSet<String> = planned.iter().map(|c| c.key.clone()).collect();
+        let mut planned_keys: BTreeSet<String> = planned.iter().map(|c| c.key.clone()).collect();
+        planned_keys.extend(held);
         for change in &planned {
             let outcome = self
                 .reconcile_change(
@@ -174,6 +179,7 @@ impl Context<'_> {
                     &forced,
                     &mut rebases,
                     &mut labels_ready,
+                    &mut prepared,
                 )
                 .await;
             match outcome {
@@ -181,7 +187,7 @@ impl Context<'_> {
                 Err(e) => report.changes.push(report_failed(change, e)),
             }
         }
-        self.close_unneeded(&mut existing, &planned_keys, report)
+        self.close_unneeded(&mut existing, &planned_keys, &planned, report)
             .await
     }
 
@@ -322,14 +328,25 @@ impl Context<'_> {
         None
     }
 
-    /// The files of one change, made from the target's current text.
+    /// The files of one change, made from the target's current text (or as the group split
+    /// already made them).
     async fn actions(
         &self,
         change: &PlannedChange,
-    ) -> Result<(Vec<FileAction>, Vec<String>, Vec<String>), String> {
+        prepared: &mut BTreeMap<String, Prepared>,
+    ) -> Result<Prepared, String> {
         if let Some(security) = &change.security {
             return security.actions();
         }
+        if let Some(ready) = prepared.remove(&change.key) {
+            return Ok(ready);
+        }
+        let applied = self.apply(change).await;
+        self.prepared(applied)
+    }
+
+    /// Apply the updates of one change to the target's current text.
+    async fn apply(&self, change: &PlannedChange) -> apply::Applied {
         let sites: BTreeSet<(String, usize)> = change
             .updates
             .iter()
@@ -344,7 +361,11 @@ impl Context<'_> {
                 .cloned()
                 .unwrap_or_else(|| Err(format!("{path}: not read")))
         };
-        let applied = apply::apply_selected(self.checker, self.results, &selected, &read).await;
+        apply::apply_selected(self.checker, self.results, &selected, &read).await
+    }
+
+    /// The file actions of an application, or why there are none.
+    fn prepared(&self, applied: apply::Applied) -> Result<Prepared, String> {
         let failures: Vec<String> = applied
             .updates
             .iter()
@@ -380,6 +401,109 @@ impl Context<'_> {
         Ok((actions, files, lockfiles))
     }
 
+    /// Groups that cannot take all their members go ahead without the failing ones: each
+    /// failing member's package leaves the group and is proposed alone when it applies
+    /// alone, else reported failed. Returns the changes to reconcile, the files already
+    /// made for them, and the keys whose merge requests stay although they failed.
+    async fn split_groups(
+        &self,
+        planned: Vec<PlannedChange>,
+        report: &mut ProjectReport,
+    ) -> (
+        Vec<PlannedChange>,
+        BTreeMap<String, Prepared>,
+        BTreeSet<String>,
+    ) {
+        let mut out = Vec::new();
+        let mut prepared = BTreeMap::new();
+        let mut held = BTreeSet::new();
+        let mut alone_changes = Vec::new();
+        for change in planned {
+            let Some(group) = change.group.clone().filter(|_| change.security.is_none()) else {
+                out.push(change);
+                continue;
+            };
+            let mut applied = self.apply(&change).await;
+            // Failing members by package (a package leaves the group with all its updates).
+            let mut failing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for u in applied.updates.iter().filter(|u| u.result.is_err()) {
+                let package = change
+                    .updates
+                    .iter()
+                    .find(|p| p.name == u.dependency && p.to == u.new_version)
+                    .or_else(|| change.updates.iter().find(|p| p.name == u.dependency))
+                    .map(|p| p.package.clone())
+                    .unwrap_or_else(|| u.dependency.clone());
+                let why = u.result.as_ref().err().cloned().unwrap_or_default();
+                let reasons = failing.entry(package).or_default();
+                if !reasons.contains(&why) {
+                    reasons.push(why);
+                }
+            }
+            if failing.is_empty() {
+                if let Ok(ready) = self.prepared(applied) {
+                    prepared.insert(change.key.clone(), ready);
+                }
+                out.push(change);
+                continue;
+            }
+            let mut left_out = Vec::new();
+            let mut lone = Vec::new();
+            for (package, reasons) in &failing {
+                let reason = reasons.join("; ");
+                let Some(single) = plan::alone(&change, package, &reason, self.bot) else {
+                    continue;
+                };
+                let alone = self.prepared(self.apply(&single).await);
+                for u in &single.updates {
+                    left_out.push((
+                        package.clone(),
+                        LeftOut {
+                            name: u.name.clone(),
+                            from: u.from.clone(),
+                            to: u.to.clone(),
+                            reason: reason.clone(),
+                            alone: alone.is_ok(),
+                        },
+                    ));
+                }
+                match alone {
+                    Ok(ready) => {
+                        prepared.insert(single.key.clone(), ready);
+                        lone.push(single);
+                    }
+                    Err(why) => {
+                        let reason = if why == reason {
+                            format!("left out of the {group} group, and it cannot be applied alone either: {reason}")
+                        } else {
+                            format!("left out of the {group} group ({reason}), and it cannot be applied alone either: {why}")
+                        };
+                        // An earlier merge request of its own stays, as a failed update's does.
+                        held.insert(single.key.clone());
+                        report
+                            .changes
+                            .push(report_failed(&single, sanitize::steady(&reason)));
+                    }
+                }
+            }
+            match plan::without(&change, &left_out) {
+                Some(rest) => {
+                    // What the group keeps is what went in beside the failing members.
+                    applied.updates.retain(|u| u.result.is_ok());
+                    if let Ok(ready) = self.prepared(applied) {
+                        prepared.insert(rest.key.clone(), ready);
+                    }
+                    out.push(rest);
+                }
+                // No member applies: the group fails as one (its merge request stays).
+                None => out.push(change),
+            }
+            alone_changes.extend(lone);
+        }
+        out.extend(alone_changes);
+        (out, prepared, held)
+    }
+
     async fn ensure_labels(&self, change: &PlannedChange, ready: &mut bool) -> Result<(), String> {
         if *ready {
             return Ok(());
@@ -404,6 +528,7 @@ impl Context<'_> {
         forced: &BTreeSet<u64>,
         rebases: &mut usize,
         labels_ready: &mut bool,
+        prepared: &mut BTreeMap<String, Prepared>,
     ) -> Result<Vec<ChangeReport>, String> {
         if let Some(reason) = self.closed_before(change, existing) {
             return Ok(vec![report(change, Action::Skipped, None, Some(reason))]);
@@ -449,7 +574,7 @@ impl Context<'_> {
                 );
                 let asked = forced.contains(&e.mr.iid);
                 let rebase = stale && change.rebase && *rebases > 0;
-                let (actions, files, lockfiles) = self.actions(change).await?;
+                let (actions, files, lockfiles) = self.actions(change, prepared).await?;
                 let over_budget = if (content_changed || rebase) && !asked {
                     self.budget.take(Spend::Recreate).err()
                 } else {
@@ -546,7 +671,7 @@ impl Context<'_> {
                         )),
                     )]);
                 }
-                let (actions, files, lockfiles) = self.actions(change).await?;
+                let (actions, files, lockfiles) = self.actions(change, prepared).await?;
                 if let Err(why) = self.budget.take(Spend::Open) {
                     return Ok(vec![report(change, Action::Skipped, None, Some(why))]);
                 }
@@ -726,6 +851,7 @@ impl Context<'_> {
         &self,
         existing: &mut [Existing],
         planned: &BTreeSet<String>,
+        changes: &[PlannedChange],
         report: &mut ProjectReport,
     ) -> Result<(), String> {
         let unreadable = self.results.iter().any(|r| r.manifest.result.is_err());
@@ -744,6 +870,34 @@ impl Context<'_> {
                     names.join(", ")
                 );
                 self.close_by_bot(e, &format!("Closing: {reason}.")).await?;
+                report
+                    .changes
+                    .push(existing_report(e, Action::Closed, reason));
+                continue;
+            }
+            // A member proposed alone while its group could not take it, now back in it.
+            if let Some(group) = changes.iter().find(|c| {
+                c.group.is_some()
+                    && !meta.key.contains(":group:")
+                    && !meta.updates.is_empty()
+                    && meta.updates.iter().all(|u| {
+                        c.updates
+                            .iter()
+                            .any(|p| p.name == u.name && p.to == u.to && p.from == u.from)
+                    })
+            }) {
+                let reason = format!(
+                    "the {} group takes it again",
+                    group.group.as_deref().unwrap_or_default()
+                );
+                self.close_by_bot(
+                    e,
+                    &format!(
+                        "Closing: {}.",
+                        sanitize::inline_max(&reason, sanitize::MAX_MESSAGE)
+                    ),
+                )
+                .await?;
                 report
                     .changes
                     .push(existing_report(e, Action::Closed, reason));

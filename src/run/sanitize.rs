@@ -58,6 +58,26 @@ fn defuse_autolinks(out: String) -> String {
     text
 }
 
+/// A failure reason that reads the same in every run: the random names of the tools'
+/// temporary directories (`updatebot-tool.Ab3xYz`) are cut, so a description or dashboard
+/// quoting it does not change from run to run.
+pub fn steady(text: &str) -> String {
+    const MARK: &str = "updatebot-tool.";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at + MARK.len()]);
+        rest = &rest[at + MARK.len()..];
+        let end = rest
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(rest.len());
+        out.push('*');
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Registry text as one inert line of Markdown (a table cell, a list item): Markdown and
 /// HTML characters escaped, mentions and references defused, no links, control characters
 /// turned into spaces, at most [`MAX_FIELD`] characters of the original.

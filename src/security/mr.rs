@@ -392,5 +392,8 @@ async fn change(
                 .collect(),
             via,
         })),
+        separator,
+        commit: entry.map(|e| e.commit_message.clone()).unwrap_or_default(),
+        split: Default::default(),
     }
 }
