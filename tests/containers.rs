@@ -495,6 +495,57 @@ fn platforms_and_settle_time() {
     );
 }
 
+/// `pin-digests: true`: references without a digest get their tag's digest (the index digest
+/// of a multi-arch tag) in every manager, as update type `pin`; one with a newer tag moves to
+/// it with its digest; a moving tag (`latest`) is pinned too; `redis` alone has no tag to
+/// pin and is left as it is.
+#[test]
+fn pin_digests_in_every_manager() {
+    let Some(r) = registries() else { return };
+    run_case("pin_digests_in_every_manager");
+    let report = check_json(
+        r,
+        &repo_root().join("fixtures/container/pin_digests_in_every_manager/in"),
+        true,
+    );
+    let deps = dependencies(&report);
+    let find = |name: &str, value: &str| {
+        deps.iter()
+            .find(|d| {
+                d["name"].as_str().unwrap_or_default().ends_with(name)
+                    && d["current_value"] == value
+            })
+            .unwrap_or_else(|| panic!("{name} {value}: {deps:#?}"))
+            .clone()
+    };
+    for (name, value) in [
+        ("team/app", "2.0"),
+        ("team/multi", "1.1"),
+        ("library/nginx", "latest"),
+        ("library/nginx", "1.28.0-alpine"),
+        ("library/redis", "7.4.1-alpine"),
+    ] {
+        let dep = find(name, value);
+        assert_eq!(dep["update_type"], "pin", "{dep:#}");
+        assert!(
+            dep["new_value"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(&format!("{value}@sha256:")),
+            "{dep:#}"
+        );
+    }
+    let nginx = find("nginx", "1.25.3");
+    assert_eq!(nginx["update_type"], "minor", "{nginx:#}");
+    assert!(nginx["new_value"]
+        .as_str()
+        .unwrap()
+        .starts_with("1.27.0@sha256:"));
+    let bare = find("library/redis", "");
+    assert_eq!(bare["status"], "skipped", "{bare:#}");
+    assert_eq!(report["summary"]["failed"], 0, "{report:#}");
+}
+
 #[test]
 fn updatebot_yml_ignore_applies_to_images() {
     run_case("updatebot_yml_ignore_applies_to_images");

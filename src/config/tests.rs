@@ -291,6 +291,29 @@ fn security_updates_settings_merge_and_are_checked() {
 }
 
 #[test]
+fn pin_digests_is_a_docker_setting() {
+    let text = "version: 2\nupdates:\n  - package-ecosystem: docker\n    directory: /\n    schedule: {interval: weekly}\n    pin-digests: true\n  - package-ecosystem: docker\n    directory: /deploy\n    schedule: {interval: weekly}\n";
+    let repo = parse_repo_config(text).unwrap();
+    let none = |_: &std::path::Path| Err(std::io::ErrorKind::NotFound.into());
+    let entries = effective_entries(&repo, &OperatorConfig::default()).unwrap();
+    assert!(entries[0].pin_digests);
+    assert!(!entries[1].pin_digests);
+    // Operator defaults apply where the repository says nothing.
+    let op = load_operator_config("defaults:\n  pin-digests: true\n", &|_| None, &none).unwrap();
+    let entries = effective_entries(&repo, &op).unwrap();
+    assert!(entries[1].pin_digests);
+    let npm = "version: 2\nupdates:\n  - package-ecosystem: npm\n    directory: /\n    schedule: {interval: weekly}\n    pin-digests: true\n";
+    assert_eq!(
+        problems(npm),
+        ["line 6: updates[0].pin-digests: digests are pinned in `docker` entries only, not in `npm`"]
+    );
+    let bad = "version: 2\nupdates:\n  - package-ecosystem: docker\n    directory: /\n    schedule: {interval: weekly}\n    pin-digests: always\n";
+    let p = problems(bad);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("line 6: "), "{p:?}");
+}
+
+#[test]
 fn repeated_entries_are_a_problem() {
     let entry =
         "  - package-ecosystem: pip\n    directory: /backend/\n    schedule: {interval: weekly}\n";
