@@ -156,7 +156,10 @@ pub const OPERATOR_REGISTRY_KEYS: &[&str] = &[
     "password-file",
     "token-env",
     "token-file",
+    DOCKER_CONFIG_FILE,
 ];
+/// An operator `docker-registry`'s credentials from a Docker `config.json` (`auths`).
+pub const DOCKER_CONFIG_FILE: &str = "docker-config-file";
 pub const HTTP_KEYS: &[&str] = &[
     "timeout-seconds",
     "connect-timeout-seconds",
