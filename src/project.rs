@@ -67,6 +67,7 @@ fn rules_from(
             .and_then(|c| c.digest_settle_hours)
             .unwrap_or(policy::DEFAULT_DIGEST_SETTLE_HOURS),
         pin_digests,
+        security_cooldown: false,
         cooldown: cooldown.map(|c| policy::Cooldown {
             default_days: c.default_days.unwrap_or(0),
             major_days: c.semver_major_days,
@@ -183,13 +184,20 @@ impl ProjectSettings {
             .map(|r| (r.kind.ecosystem(), r.url.to_string(), r.replaces_base))
             .collect();
         let d = &operator.defaults;
-        let fallback = rules_from(
-            d.allow.as_deref().unwrap_or_default(),
-            d.ignore.as_deref().unwrap_or_default(),
-            d.versioning_strategy.unwrap_or(VersioningStrategy::Auto),
-            d.cooldown.as_ref(),
-            d.pin_digests.unwrap_or(false),
-        );
+        let fallback = Rules {
+            security_cooldown: d
+                .security_updates
+                .as_ref()
+                .and_then(|s| s.cooldown)
+                .unwrap_or(false),
+            ..rules_from(
+                d.allow.as_deref().unwrap_or_default(),
+                d.ignore.as_deref().unwrap_or_default(),
+                d.versioning_strategy.unwrap_or(VersioningStrategy::Auto),
+                d.cooldown.as_ref(),
+                d.pin_digests.unwrap_or(false),
+            )
+        };
         let entries = match repo {
             None => None,
             Some(repo) => Some(
@@ -247,13 +255,16 @@ impl ProjectSettings {
                 .iter()
                 .filter_map(|p| glob(p.trim_start_matches('/')))
                 .collect(),
-            rules: rules_from(
-                &e.allow,
-                &e.ignore,
-                e.versioning_strategy,
-                e.cooldown.as_ref(),
-                e.pin_digests,
-            ),
+            rules: Rules {
+                security_cooldown: e.security_updates.cooldown,
+                ..rules_from(
+                    &e.allow,
+                    &e.ignore,
+                    e.versioning_strategy,
+                    e.cooldown.as_ref(),
+                    e.pin_digests,
+                )
+            },
             registries: (urls, replaces),
         }
     }

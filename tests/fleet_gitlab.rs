@@ -1224,3 +1224,64 @@ async fn budgets_hold_back_new_merge_requests_across_the_fleet_and_the_day() {
     w.run(&operator).await;
     assert_eq!((opened(a), opened(b)), (2, 2));
 }
+
+/// `@updatebot unignore` on a merge request closed without merging: the next run proposes
+/// the update again (acknowledged once with a 👍 and a reply), and the run after is a no-op.
+#[tokio::test]
+async fn an_unignore_comment_on_a_closed_merge_request_proposes_it_again() {
+    let Some(w) = world().await else { return };
+    let p = w.project(
+        "g",
+        "undo",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    let operator = w.operator("  projects: [g/undo]\nbot:\n  dashboard: false");
+    w.run(&operator).await;
+    let first = w.gitlab.merge_requests(p)[0].iid;
+    w.gitlab.close(p, first, w.human.id);
+    let report = w.run(&operator).await;
+    assert_eq!(actions(&report, 0)[0].0, "skipped");
+    let note = w
+        .gitlab
+        .add_note(p, first, w.human.id, "@updatebot unignore");
+    let report = w.run(&operator).await;
+    assert_eq!(report.projects[0].undone_ignores, [first]);
+    assert_eq!(
+        actions(&report, 0)[0].0,
+        "opened",
+        "{:?}",
+        actions(&report, 0)
+    );
+    let notes = w.gitlab.notes(p, first);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.author == "updatebot" && n.body.contains("is proposed again")),
+        "{notes:?}"
+    );
+    let asked = notes.iter().find(|n| n.id == note).unwrap();
+    assert_eq!(
+        asked.award_emoji,
+        ["thumbsup"],
+        "the comment is acknowledged"
+    );
+    let report = w.run(&operator).await;
+    assert!(report.projects[0].undone_ignores.is_empty());
+    assert_eq!(
+        actions(&report, 0)[0].0,
+        "unchanged",
+        "{:?}",
+        actions(&report, 0)
+    );
+    assert_eq!(
+        w.gitlab
+            .merge_requests(p)
+            .iter()
+            .filter(|m| m.state == "opened")
+            .count(),
+        1
+    );
+}

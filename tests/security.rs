@@ -251,6 +251,32 @@ fn audit_lists_direct_and_transitive_npm_vulnerabilities_from_an_osv_dump() {
         std::fs::read_to_string(tree.join("package.json")).unwrap(),
         PACKAGE_JSON
     );
+
+    // A cooldown does not hold back security fixes (the registry's releases are minutes
+    // old), unless `security-updates.cooldown` says it should.
+    let entry = "version: 2\nupdates:\n  - package-ecosystem: npm\n    directory: /\n    schedule: {interval: daily}\n    cooldown: {default-days: 3650}\n";
+    std::fs::write(tree.join(".updatebot.yml"), entry).unwrap();
+    let (_, report) = audit_json(&[&args[..], &["--format", "json"]].concat());
+    assert_eq!(
+        finding(&report, "lodash")["fix"]["version"],
+        "4.17.21",
+        "{report:#}"
+    );
+    std::fs::write(
+        tree.join(".updatebot.yml"),
+        format!("{entry}    security-updates: {{cooldown: true}}\n"),
+    )
+    .unwrap();
+    let (_, report) = audit_json(&[&args[..], &["--format", "json"]].concat());
+    let lodash = finding(&report, "lodash");
+    assert_eq!(lodash["fix"], Value::Null, "{lodash:#}");
+    assert!(
+        lodash["no_fix"]
+            .as_str()
+            .unwrap()
+            .contains("under the 3650-day cooldown (security-updates.cooldown)"),
+        "{lodash:#}"
+    );
 }
 
 /// The OSV API as a fake: `/v1/querybatch` answers with the ids OSV gives for each
@@ -510,8 +536,13 @@ impl World {
     }
 
     fn operator(&self) -> OperatorConfig {
+        self.operator_with("")
+    }
+
+    /// The operator config with `extra` top-level sections (a `bot:` section, say).
+    fn operator_with(&self, extra: &str) -> OperatorConfig {
         let text = format!(
-            "gitlab:\n  url: {}\n  token-env: GITLAB_TOKEN\nfleet:\n  groups: [sec]\nregistries:\n  local-pypi:\n    type: python-index\n    url: {}\n    replaces-base: true\n  npm-main:\n    type: npm-registry\n    url: {}\n    replaces-base: true\n",
+            "gitlab:\n  url: {}\n  token-env: GITLAB_TOKEN\nfleet:\n  groups: [sec]\nregistries:\n  local-pypi:\n    type: python-index\n    url: {}\n    replaces-base: true\n  npm-main:\n    type: npm-registry\n    url: {}\n    replaces-base: true\n{extra}",
             self.gitlab.url(),
             self.index,
             self.npm.registry
@@ -819,4 +850,57 @@ async fn a_transitive_npm_fix_bumps_the_parent_through_the_lock_alone() {
     .await
     .unwrap();
     assert_eq!(vulnerable_names(&after), ["left-pad", "lodash"]);
+}
+
+/// Budgets go to security updates first: with room for two new merge requests in the run,
+/// the two security fixes are opened and the version updates wait, naming the budget.
+#[tokio::test(flavor = "multi_thread")]
+async fn budgets_go_to_security_updates_first() {
+    let Some(w) = world().await else { return };
+    w.gitlab.add_group("sec");
+    let p = w.project(
+        "budget",
+        &[
+            (
+                ".updatebot.yml",
+                "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: daily}\n",
+            ),
+            (
+                "requirements.txt",
+                "six==1.15.0\nclick==7.1.2\nrequests==2.25.0\nidna==2.10\n",
+            ),
+        ],
+    );
+    let operator = w.operator_with("bot:\n  budgets:\n    opened-per-run: 2\n");
+    let report = w.run(&operator, Window::Always).await;
+    let mut titles: Vec<String> = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .map(|m| m.title)
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "Bump idna from 2.10 to 3.7 [security]",
+            "Bump requests from 2.25.0 to 2.31.0 [security]"
+        ],
+        "{}",
+        report.summary()
+    );
+    let waiting: Vec<_> = report.projects[0]
+        .changes
+        .iter()
+        .filter(|c| {
+            c.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("budget of 2 new merge requests"))
+        })
+        .map(|c| c.title.clone())
+        .collect();
+    assert!(
+        waiting.iter().any(|t| t.contains("six")) && waiting.iter().any(|t| t.contains("click")),
+        "{waiting:?}"
+    );
 }

@@ -235,6 +235,8 @@ struct MergeRequestJson {
     web_url: String,
     #[serde(default)]
     created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl MergeRequestJson {
@@ -265,6 +267,7 @@ impl MergeRequestJson {
             author: self.author.username,
             web_url: self.web_url,
             created_at: self.created_at,
+            updated_at: self.updated_at,
         }
     }
 }

@@ -486,6 +486,7 @@ impl Forge for LocalForge {
             author: BOT_NAME.into(),
             web_url: format!("{}/merge-requests/{iid}.json", self.store().display()),
             created_at: Some(chrono::Utc::now()),
+            updated_at: None,
         };
         self.save_mr(&StoredMergeRequest {
             merge_request: merge_request.clone(),

@@ -120,6 +120,9 @@ pub struct MergeRequest {
     /// When it was opened (`None`: the forge did not say).
     #[serde(default)]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it last changed, a comment included (`None`: the forge did not say).
+    #[serde(default)]
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A new merge request.
