@@ -305,6 +305,19 @@ fn environment_check(
     })
 }
 
+/// The dependency as it is looked up and decided: under `pin-digests`, one whose digest its
+/// plugin can pin is marked so (and a moving tag such as `latest` is then looked up too).
+fn as_checked<'d>(
+    plugin: &dyn Plugin,
+    dep: &'d Dependency,
+    rules: &policy::Rules,
+) -> std::borrow::Cow<'d, Dependency> {
+    match rules.pin_digests.then(|| plugin.pin_digest(dep)).flatten() {
+        Some(pinned) => std::borrow::Cow::Owned(pinned),
+        None => std::borrow::Cow::Borrowed(dep),
+    }
+}
+
 pub struct Checker<'a> {
     pub plugins: &'a Plugins,
     pub http: Arc<HttpClient>,
@@ -333,6 +346,7 @@ impl Checker<'_> {
             };
             let rules = self.settings.rules(manifest.ecosystem, &manifest.path);
             for dep in &file.dependencies {
+                let dep = &*as_checked(plugin, dep, &rules);
                 if policy::skip_reason(dep, &rules).is_none() {
                     keys.insert((
                         manifest.ecosystem,
@@ -406,6 +420,7 @@ impl Checker<'_> {
         let rules = self.settings.rules(manifest.ecosystem, &manifest.path);
         let mut results = Vec::with_capacity(file.dependencies.len());
         for (index, dep) in file.dependencies.iter().enumerate() {
+            let dep = &*as_checked(plugin, dep, &rules);
             let mut releases = None;
             let outcome = if dep.skip_reason == Some(SkipReason::InvalidVersion) {
                 // Bad input, not a choice: it fails, naming the text.

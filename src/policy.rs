@@ -86,6 +86,8 @@ impl Cooldown {
             UpdateType::Major => self.major_days,
             UpdateType::Minor => self.minor_days,
             UpdateType::Patch | UpdateType::Digest => self.patch_days,
+            // Pinning adds the digest of the tag already in use: nothing new is taken.
+            UpdateType::Pin => return 0,
         };
         specific.unwrap_or(self.default_days)
     }
@@ -101,6 +103,8 @@ pub struct Rules {
     /// Hours a container tag must have stood still before a new digest of it is proposed
     /// (multi-platform digests change while platforms are added).
     pub digest_settle_hours: u32,
+    /// `pin-digests`: references without a digest get the digest of their tag added.
+    pub pin_digests: bool,
     /// The cooldown holds back security fixes too (`security-updates.cooldown`).
     pub security_cooldown: bool,
 }
@@ -116,6 +120,7 @@ impl Default for Rules {
             ignore: Vec::new(),
             cooldown: None,
             digest_settle_hours: DEFAULT_DIGEST_SETTLE_HOURS,
+            pin_digests: false,
             security_cooldown: false,
         }
     }
@@ -294,6 +299,21 @@ pub(crate) fn released_days_ago(release: &Release, now: DateTime<Utc>) -> Option
     Some((now - at.with_timezone(&Utc)).num_days())
 }
 
+/// The kind of step from `current` to `new`: a new digest of the same tag is a `pin` when the
+/// reference had no digest before (`pin-digests`).
+fn update_type_of(
+    dep: &Dependency,
+    scheme: &dyn VersionScheme,
+    current: Option<&str>,
+    new: &str,
+) -> UpdateType {
+    match current.map(|c| scheme.update_type(c, new)) {
+        Some(UpdateType::Digest) if dep.pin_digest => UpdateType::Pin,
+        Some(t) => t,
+        None => UpdateType::Major,
+    }
+}
+
 /// Decide the update of one dependency.
 pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
     if let Some(reason) = skip_reason(dep, ctx.rules) {
@@ -346,10 +366,7 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
                 release.version, dep.current_value
             ));
         }
-        let update_type = current
-            .as_deref()
-            .map(|c| scheme.update_type(c, &release.version))
-            .unwrap_or(UpdateType::Major);
+        let update_type = update_type_of(dep, scheme, current.as_deref(), &release.version);
         for rule in ctx.rules.ignore.iter().filter(|r| r.name.matches(dep)) {
             if rule.update_types.contains(&update_type) {
                 return Some(format!(
@@ -444,10 +461,7 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
                 continue;
             }
         };
-        let update_type = current
-            .as_deref()
-            .map(|c| scheme.update_type(c, &release.version))
-            .unwrap_or(UpdateType::Major);
+        let update_type = update_type_of(dep, scheme, current.as_deref(), &release.version);
         if let Some(cooldown) = &ctx.rules.cooldown {
             let days = cooldown.days(dep, update_type);
             if days > 0 && released_days_ago(release, ctx.now).is_none() {
@@ -801,6 +815,69 @@ mod tests {
         let p = proposal(decide_with(&dep("==1.0"), &list, &rules));
         assert_eq!(p.new_version, "1.1");
         assert!(p.notes[0].contains("no release date"), "{:?}", p.notes);
+    }
+
+    /// `pin-digests`: the digest of the tag in use is a `pin`, outside any cooldown; a newer
+    /// tag with its digest is an ordinary update; an already pinned reference moves as `digest`.
+    #[test]
+    fn pins_are_their_own_update_type() {
+        use updatebot_container::Docker;
+        const A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        const B: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        let list = |versions: &[String]| ReleaseList {
+            name: "nginx".into(),
+            releases: versions.iter().map(Release::new).collect(),
+            ..ReleaseList::default()
+        };
+        let rules = Rules {
+            pin_digests: true,
+            cooldown: Some(Cooldown {
+                default_days: 30,
+                ..Cooldown::default()
+            }),
+            ..Rules::default()
+        };
+        let decide_docker = |dep: &Dependency, list: &ReleaseList| {
+            let ok = |_: &Release| Ok(());
+            decide(
+                dep,
+                &Context {
+                    scheme: &Docker,
+                    releases: list,
+                    environment: &ok,
+                    rules: &rules,
+                    locked_version: None,
+                    now: Utc::now(),
+                },
+            )
+        };
+        let mut nginx =
+            Dependency::new("nginx", "docker.io/library/nginx", "1.25.3", None, "docker");
+        nginx.pin_digest = true;
+        let only_current = list(&["1.25.3".into(), format!("1.25.3@{A}")]);
+        let p = proposal(decide_docker(&nginx, &only_current));
+        assert_eq!(p.update_type, UpdateType::Pin);
+        assert_eq!(p.new_value, Some(format!("1.25.3@{A}")));
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+        let newer = list(&[
+            "1.25.3".into(),
+            format!("1.25.3@{A}"),
+            "1.27.0".into(),
+            format!("1.27.0@{B}"),
+        ]);
+        let p = proposal(decide_docker(&nginx, &newer));
+        assert_eq!(p.update_type, UpdateType::Minor);
+        assert_eq!(p.new_value, Some(format!("1.27.0@{B}")));
+        // Already pinned: its moved digest is a `digest` update, as without `pin-digests`.
+        let pinned = Dependency::new(
+            "nginx",
+            "docker.io/library/nginx",
+            format!("1.25.3@{B}"),
+            None,
+            "docker",
+        );
+        let p = proposal(decide_docker(&pinned, &only_current));
+        assert_eq!(p.update_type, UpdateType::Digest);
     }
 
     #[test]

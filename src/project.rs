@@ -44,6 +44,7 @@ fn rules_from(
     ignore: &[crate::config::IgnoreRule],
     strategy: VersioningStrategy,
     cooldown: Option<&Cooldown>,
+    pin_digests: bool,
 ) -> Rules {
     Rules {
         strategy: range_strategy(strategy),
@@ -65,6 +66,7 @@ fn rules_from(
         digest_settle_hours: cooldown
             .and_then(|c| c.digest_settle_hours)
             .unwrap_or(policy::DEFAULT_DIGEST_SETTLE_HOURS),
+        pin_digests,
         security_cooldown: false,
         cooldown: cooldown.map(|c| policy::Cooldown {
             default_days: c.default_days.unwrap_or(0),
@@ -193,6 +195,7 @@ impl ProjectSettings {
                 d.ignore.as_deref().unwrap_or_default(),
                 d.versioning_strategy.unwrap_or(VersioningStrategy::Auto),
                 d.cooldown.as_ref(),
+                d.pin_digests.unwrap_or(false),
             )
         };
         let entries = match repo {
@@ -259,6 +262,7 @@ impl ProjectSettings {
                     &e.ignore,
                     e.versioning_strategy,
                     e.cooldown.as_ref(),
+                    e.pin_digests,
                 )
             },
             registries: (urls, replaces),

@@ -347,7 +347,7 @@ fn copy_mapped(from: &Path, to: &Path, pairs: &[(&str, &str)]) {
     }
 }
 
-fn operator_config_for(dir: &Path, r: &Registries, credentials: bool) -> PathBuf {
+fn operator_config_for(r: &Registries, credentials: bool) -> String {
     let creds = |indent: &str| {
         if credentials {
             format!(
@@ -358,17 +358,14 @@ fn operator_config_for(dir: &Path, r: &Registries, credentials: bool) -> PathBuf
             String::new()
         }
     };
-    let text = format!(
+    format!(
         "registries:\n  hub-mirror:\n    type: docker-registry\n    url: http://{}\n    replaces-base: true\n  basic:\n    type: docker-registry\n    url: http://{}\n{}  token:\n    type: docker-registry\n    url: http://{}\n{}",
         r.plain,
         r.basic,
         creds("    "),
         r.token,
         creds("    ")
-    );
-    let path = dir.join("operator.yml");
-    std::fs::write(&path, text).unwrap();
-    path
+    )
 }
 
 struct Run {
@@ -383,11 +380,17 @@ impl Run {
 }
 
 fn run_in(r: &Registries, input: &Path, args: &[&str], credentials: bool) -> Run {
+    run_with_config(r, input, args, &operator_config_for(r, credentials))
+}
+
+/// `updatebot <args> <copy of input> --config <operator config>`.
+fn run_with_config(r: &Registries, input: &Path, args: &[&str], operator: &str) -> Run {
     let work = tempfile::tempdir().unwrap();
     let tree = work.path().join("repo");
     let pairs: Vec<(&str, &str)> = PLACEHOLDERS.iter().copied().zip(hosts(r)).collect();
     copy_mapped(input, &tree, &pairs);
-    let config = operator_config_for(work.path(), r, credentials);
+    let config = work.path().join("operator.yml");
+    std::fs::write(&config, operator).unwrap();
     let mut all: Vec<&str> = args.to_vec();
     let tree_arg = tree.to_str().unwrap().to_string();
     let config_arg = config.to_str().unwrap().to_string();
@@ -495,6 +498,57 @@ fn platforms_and_settle_time() {
     );
 }
 
+/// `pin-digests: true`: references without a digest get their tag's digest (the index digest
+/// of a multi-arch tag) in every manager, as update type `pin`; one with a newer tag moves to
+/// it with its digest; a moving tag (`latest`) is pinned too; `redis` alone has no tag to
+/// pin and is left as it is.
+#[test]
+fn pin_digests_in_every_manager() {
+    let Some(r) = registries() else { return };
+    run_case("pin_digests_in_every_manager");
+    let report = check_json(
+        r,
+        &repo_root().join("fixtures/container/pin_digests_in_every_manager/in"),
+        true,
+    );
+    let deps = dependencies(&report);
+    let find = |name: &str, value: &str| {
+        deps.iter()
+            .find(|d| {
+                d["name"].as_str().unwrap_or_default().ends_with(name)
+                    && d["current_value"] == value
+            })
+            .unwrap_or_else(|| panic!("{name} {value}: {deps:#?}"))
+            .clone()
+    };
+    for (name, value) in [
+        ("team/app", "2.0"),
+        ("team/multi", "1.1"),
+        ("library/nginx", "latest"),
+        ("library/nginx", "1.28.0-alpine"),
+        ("library/redis", "7.4.1-alpine"),
+    ] {
+        let dep = find(name, value);
+        assert_eq!(dep["update_type"], "pin", "{dep:#}");
+        assert!(
+            dep["new_value"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(&format!("{value}@sha256:")),
+            "{dep:#}"
+        );
+    }
+    let nginx = find("nginx", "1.25.3");
+    assert_eq!(nginx["update_type"], "minor", "{nginx:#}");
+    assert!(nginx["new_value"]
+        .as_str()
+        .unwrap()
+        .starts_with("1.27.0@sha256:"));
+    let bare = find("library/redis", "");
+    assert_eq!(bare["status"], "skipped", "{bare:#}");
+    assert_eq!(report["summary"]["failed"], 0, "{report:#}");
+}
+
 #[test]
 fn updatebot_yml_ignore_applies_to_images() {
     run_case("updatebot_yml_ignore_applies_to_images");
@@ -584,6 +638,70 @@ fn missing_credentials_are_per_image_errors() {
     // The password never shows.
     let password = std::fs::read_to_string(&r.password_file).unwrap();
     assert!(!report.to_string().contains(password.trim()));
+}
+
+/// Credentials from a Docker `config.json` the operator points at (`docker-config-file`):
+/// `auth` (base64) for the basic-auth registry, `username`/`password` for the token one; a
+/// file that leaves the registry to a credential helper fails the configuration, naming it.
+#[test]
+fn docker_config_json_credentials() {
+    let Some(r) = registries() else { return };
+    let password = std::fs::read_to_string(&r.password_file).unwrap();
+    let password = password.trim_end_matches('\n');
+    let secrets = tempfile::tempdir().unwrap();
+    let auth = updatebot_core::http::base64_encode(format!("{}:{password}", r.user).as_bytes());
+    let config_json = secrets.path().join("config.json");
+    let auths = json!({
+        "auths": {
+            format!("http://{}", r.basic): {"auth": auth},
+            r.token.clone(): {"username": r.user, "password": password},
+        }
+    });
+    std::fs::write(&config_json, auths.to_string()).unwrap();
+    let operator = |file: &Path| {
+        format!(
+            "registries:\n  hub-mirror:\n    type: docker-registry\n    url: http://{}\n    replaces-base: true\n  basic:\n    type: docker-registry\n    url: http://{}\n    docker-config-file: {}\n  token:\n    type: docker-registry\n    url: http://{}\n    docker-config-file: {}\n",
+            r.plain,
+            r.basic,
+            file.display(),
+            r.token,
+            file.display()
+        )
+    };
+    let input = repo_root().join("fixtures/container/dockerfile_stages_args_and_digests/in");
+    let run = run_with_config(
+        r,
+        &input,
+        &["check", "--format", "json"],
+        &operator(&config_json),
+    );
+    let report: Value = serde_json::from_str(&stdout(&run.output))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&run.output), stderr(&run.output)));
+    assert_eq!(report["summary"]["failed"], 0, "{report:#}");
+    let deps = dependencies(&report);
+    for host in [&r.basic, &r.token] {
+        assert!(
+            deps.iter().any(|d| d["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(host.as_str()))
+                && d["status"] == "update"),
+            "{host}: {deps:#?}"
+        );
+    }
+    assert!(!report.to_string().contains(password));
+    // A helper holds the token registry's credentials: refused, with the reason.
+    let helper_json = secrets.path().join("helper.json");
+    let helpers = json!({
+        "auths": {format!("http://{}", r.basic): {"auth": auth}},
+        "credHelpers": {r.token.clone(): "secretservice"},
+    });
+    std::fs::write(&helper_json, helpers.to_string()).unwrap();
+    let run = run_with_config(r, &input, &["check"], &operator(&helper_json));
+    let out = format!("{}{}", stdout(&run.output), stderr(&run.output));
+    assert_ne!(run.output.status.code(), Some(0), "{out}");
+    assert!(out.contains("docker-credential-secretservice"), "{out}");
+    assert!(out.contains("runs no credential helpers"), "{out}");
+    assert!(!out.contains(password), "{out}");
 }
 
 /// Every Dockerfile, compose, CI and Kubernetes file of the public corpus extracts without

@@ -46,6 +46,7 @@ pub const SETTINGS_KEYS: &[&str] = &[
     "insecure-external-code-execution",
     "vendor",
     SECURITY_UPDATES,
+    PIN_DIGESTS,
 ];
 
 pub const OPEN_LIMIT: &str = "open-pull-requests-limit";
@@ -53,6 +54,8 @@ pub const OPEN_LIMIT_GITLAB: &str = "open-merge-requests-limit";
 pub const BRANCH_NAME: &str = "pull-request-branch-name";
 pub const BRANCH_NAME_GITLAB: &str = "merge-request-branch-name";
 pub const SECURITY_UPDATES: &str = "security-updates";
+/// Renovate's `pinDigests`: container references without a digest get their tag's digest.
+pub const PIN_DIGESTS: &str = "pin-digests";
 
 /// All keys of an `updates[]` entry.
 pub fn update_keys() -> Vec<&'static str> {
@@ -154,7 +157,10 @@ pub const OPERATOR_REGISTRY_KEYS: &[&str] = &[
     "password-file",
     "token-env",
     "token-file",
+    DOCKER_CONFIG_FILE,
 ];
+/// An operator `docker-registry`'s credentials from a Docker `config.json` (`auths`).
+pub const DOCKER_CONFIG_FILE: &str = "docker-config-file";
 pub const HTTP_KEYS: &[&str] = &[
     "timeout-seconds",
     "connect-timeout-seconds",

@@ -67,6 +67,8 @@ pub struct EffectiveUpdate {
     pub insecure_external_code_execution: InsecureExternalCodeExecution,
     pub vendor: bool,
     pub security_updates: EffectiveSecurity,
+    /// `pin-digests` (container images only).
+    pub pin_digests: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -266,6 +268,7 @@ fn effective(
             .or(d.insecure_external_code_execution)
             .unwrap_or(InsecureExternalCodeExecution::Deny),
         vendor: s.vendor.or(d.vendor).unwrap_or(false),
+        pin_digests: s.pin_digests.or(d.pin_digests).unwrap_or(false),
         security_updates: {
             let own = s.security_updates.clone().unwrap_or_default();
             let dflt = d.security_updates.clone().unwrap_or_default();

@@ -7,7 +7,7 @@ use std::path::Path;
 use url::Url;
 
 use super::enums::RegistryKind;
-use super::keys::{HTTP_KEYS, OPERATOR_REGISTRY_KEYS, OPERATOR_TOP_KEYS};
+use super::keys::{DOCKER_CONFIG_FILE, HTTP_KEYS, OPERATOR_REGISTRY_KEYS, OPERATOR_TOP_KEYS};
 use super::problem::{show, ConfigErrors};
 use super::registry;
 use super::settings::{defaults_keys, parse_settings, UpdateSettings};
@@ -336,7 +336,10 @@ fn operator_registry(
     };
     let fields = w.map(def, path, &keys)?;
     let location = registry::location(w, &fields);
-    let credentials = credentials(w, &fields, name, sources);
+    let credentials = match fields.get(DOCKER_CONFIG_FILE) {
+        Some(f) => docker_config(w, &fields, f, location.as_ref(), name, sources),
+        None => credentials(w, &fields, name, sources),
+    };
     let location = location?;
     Some(OperatorRegistry {
         kind: location.kind,
@@ -344,6 +347,68 @@ fn operator_registry(
         replaces_base: location.replaces_base,
         credentials: credentials?,
     })
+}
+
+/// `docker-config-file`: the credentials a Docker `config.json` holds for this registry's
+/// host, instead of `username`/`password-*`/`token-*`. `None`: a problem was reported.
+fn docker_config(
+    w: &mut Walker,
+    fields: &Fields<'_>,
+    f: Field<'_>,
+    location: Option<&registry::Location>,
+    name: &str,
+    sources: &Sources<'_>,
+) -> Option<Option<Credentials>> {
+    let here = place(fields.path);
+    let others: Vec<String> = OPERATOR_REGISTRY_KEYS
+        .iter()
+        .filter(|k| {
+            k.starts_with("username") || k.starts_with("password") || k.starts_with("token")
+        })
+        .filter(|k| fields.get(k).is_some())
+        .map(|k| format!("`{k}`"))
+        .collect();
+    if !others.is_empty() {
+        let msg = format!(
+            "give either `{DOCKER_CONFIG_FILE}` or {} {here}, not both",
+            others.join(", ")
+        );
+        w.problem(f.key_pos, msg);
+        return None;
+    }
+    let location = location?;
+    if location.kind != RegistryKind::DockerRegistry {
+        let msg = format!(
+            "`{DOCKER_CONFIG_FILE}` {here} is for registries of type `docker-registry`, not `{}`",
+            location.kind
+        );
+        w.problem(f.key_pos, msg);
+        return None;
+    }
+    let source = w.string(f)?;
+    let text = match (sources.read_file)(Path::new(&source)) {
+        Ok(text) => text,
+        Err(e) => {
+            let msg = format!(
+                "registry `{name}`: cannot read file `{}` (from `{DOCKER_CONFIG_FILE}`): {}",
+                show(&source),
+                e.kind()
+            );
+            w.problem(f.value.pos, msg);
+            return None;
+        }
+    };
+    match super::docker_config::credentials_for(&text, &location.url) {
+        Ok(credentials) => Some(Some(credentials)),
+        Err(why) => {
+            let msg = format!(
+                "registry `{name}`: `{}` (from `{DOCKER_CONFIG_FILE}`): {why}",
+                show(&source)
+            );
+            w.problem(f.value.pos, msg);
+            None
+        }
+    }
 }
 
 /// `Some(None)`: no credentials; `None`: a problem was reported.

@@ -195,6 +195,15 @@ fn update_entry(
         .and_then(|f| ecosystem(w, f, warnings));
     let directories = directories(w, &fields);
     let settings = parse_settings(w, &fields);
+    if let (Some(Some(e)), Some(f)) = (ecosystem, fields.get(keys::PIN_DIGESTS)) {
+        if e.ecosystem() != crate::config::Ecosystem::Docker {
+            let msg = format!(
+                "{}: digests are pinned in `docker` entries only, not in `{e}`",
+                f.path()
+            );
+            w.problem(f.key_pos, msg);
+        }
+    }
     match ecosystem? {
         Some(package_ecosystem) => Some(UpdateEntry {
             index,

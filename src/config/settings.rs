@@ -48,6 +48,9 @@ pub struct UpdateSettings {
     /// `security-updates`: merge requests for vulnerable locked versions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_updates: Option<SecurityUpdates>,
+    /// `pin-digests`: container image references get their tag's digest (`docker` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_digests: Option<bool>,
 }
 
 /// `security-updates` of an entry or of the operator defaults; unset fields fall back.
@@ -239,6 +242,9 @@ pub(crate) fn parse_settings(w: &mut Walker, fields: &Fields<'_>) -> UpdateSetti
     }
     if let Some(f) = fields.get(SECURITY_UPDATES) {
         s.security_updates = security_updates(w, f);
+    }
+    if let Some(f) = fields.get(PIN_DIGESTS) {
+        s.pin_digests = w.bool(f);
     }
     s
 }

@@ -52,6 +52,9 @@ pub(super) fn fake_env(name: &str) -> Option<String> {
 pub(super) fn fake_files(path: &Path) -> io::Result<String> {
     if path == Path::new("/run/secrets/npm-token") {
         Ok("npm-secret-value\r\n".to_owned())
+    } else if path == Path::new("/run/secrets/pull-secret/.dockerconfigjson") {
+        // `gitlab+deploy-token-1:registry-secret-value`
+        Ok(r#"{"auths":{"registry.gitlab.example.com":{"auth":"Z2l0bGFiK2RlcGxveS10b2tlbi0xOnJlZ2lzdHJ5LXNlY3JldC12YWx1ZQ=="}}}"#.to_owned())
     } else {
         Err(io::Error::from(io::ErrorKind::NotFound))
     }
@@ -112,7 +115,7 @@ fn example_repo_config_has_no_problems() {
 fn example_operator_config_loads_with_fake_env() {
     let text = read(&root().join("config/operator.example.yml"));
     let op = operator(&text).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(op.registries.len(), 4);
+    assert_eq!(op.registries.len(), 5);
     match &op.registries["pypi-internal"].credentials {
         Some(Credentials::Basic { username, password }) => {
             assert_eq!(username, "__token__");
@@ -122,6 +125,13 @@ fn example_operator_config_loads_with_fake_env() {
     }
     match &op.registries["npm-internal"].credentials {
         Some(Credentials::Bearer { token }) => assert_eq!(token.expose(), "npm-secret-value"),
+        other => panic!("unexpected {other:?}"),
+    }
+    match &op.registries["gitlab-registry"].credentials {
+        Some(Credentials::Basic { username, password }) => {
+            assert_eq!(username, "gitlab+deploy-token-1");
+            assert_eq!(password.expose(), "registry-secret-value");
+        }
         other => panic!("unexpected {other:?}"),
     }
     assert!(op.registries["dockerhub-mirror"].credentials.is_none());
@@ -288,6 +298,29 @@ fn security_updates_settings_merge_and_are_checked() {
         p.iter().any(|l| l.contains("unknown key `labels`")),
         "{p:?}"
     );
+}
+
+#[test]
+fn pin_digests_is_a_docker_setting() {
+    let text = "version: 2\nupdates:\n  - package-ecosystem: docker\n    directory: /\n    schedule: {interval: weekly}\n    pin-digests: true\n  - package-ecosystem: docker\n    directory: /deploy\n    schedule: {interval: weekly}\n";
+    let repo = parse_repo_config(text).unwrap();
+    let none = |_: &std::path::Path| Err(std::io::ErrorKind::NotFound.into());
+    let entries = effective_entries(&repo, &OperatorConfig::default()).unwrap();
+    assert!(entries[0].pin_digests);
+    assert!(!entries[1].pin_digests);
+    // Operator defaults apply where the repository says nothing.
+    let op = load_operator_config("defaults:\n  pin-digests: true\n", &|_| None, &none).unwrap();
+    let entries = effective_entries(&repo, &op).unwrap();
+    assert!(entries[1].pin_digests);
+    let npm = "version: 2\nupdates:\n  - package-ecosystem: npm\n    directory: /\n    schedule: {interval: weekly}\n    pin-digests: true\n";
+    assert_eq!(
+        problems(npm),
+        ["line 6: updates[0].pin-digests: digests are pinned in `docker` entries only, not in `npm`"]
+    );
+    let bad = "version: 2\nupdates:\n  - package-ecosystem: docker\n    directory: /\n    schedule: {interval: weekly}\n    pin-digests: always\n";
+    let p = problems(bad);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("line 6: "), "{p:?}");
 }
 
 #[test]
@@ -504,4 +537,41 @@ fn schedule_is_required_somewhere() {
         e.to_string(),
         "line 3: missing required key `schedule` in updates[0] (the operator config sets no default schedule)"
     );
+}
+
+/// `docker-config-file`: the `auths` entry of the registry's own host, instead of a
+/// username and password; conflicts, other registry types, unreadable files and credential
+/// helpers are problems at their line, naming the registry, never a secret.
+#[test]
+fn docker_config_file_credentials() {
+    let files = |path: &Path| -> io::Result<String> {
+        match path.to_str() {
+            Some("/run/docker/config.json") => Ok(r#"{"auths": {"harbor.example.com": {"auth": "cm9ib3Q6aGFyYm9yLXNlY3JldA=="}}, "credHelpers": {"ghcr.io": "gcloud"}}"#.to_owned()),
+            _ => Err(io::ErrorKind::NotFound.into()),
+        }
+    };
+    let load = |text: &str| load_operator_config(text, &fake_env, &files);
+    let ok = load(
+        "registries:\n  harbor:\n    type: docker-registry\n    url: harbor.example.com\n    docker-config-file: /run/docker/config.json\n",
+    )
+    .unwrap();
+    match &ok.registries["harbor"].credentials {
+        Some(Credentials::Basic { username, password }) => {
+            assert_eq!(username, "robot");
+            assert_eq!(password.expose(), "harbor-secret");
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = "registries:\n  ghcr:\n    type: docker-registry\n    url: https://ghcr.io\n    docker-config-file: /run/docker/config.json\n  quay:\n    type: docker-registry\n    url: https://quay.io\n    docker-config-file: /run/docker/config.json\n  both:\n    type: docker-registry\n    url: https://harbor.example.com\n    username: robot\n    docker-config-file: /run/docker/config.json\n  pypi:\n    type: python-index\n    url: https://pypi.example.com/simple\n    docker-config-file: /run/docker/config.json\n  gone:\n    type: docker-registry\n    url: https://harbor.example.com\n    docker-config-file: /nowhere/config.json\n";
+    let text = load(bad).unwrap_err().to_string();
+    for expected in [
+        "line 5: registry `ghcr`: `/run/docker/config.json` (from `docker-config-file`): `credHelpers` hands `ghcr.io` to `docker-credential-gcloud`, and updatebot runs no credential helpers",
+        "line 9: registry `quay`: `/run/docker/config.json` (from `docker-config-file`): no `auths` entry for `quay.io`",
+        "line 14: give either `docker-config-file` or `username`",
+        "line 18: `docker-config-file` in registries.pypi is for registries of type `docker-registry`, not `python-index`",
+        "line 22: registry `gone`: cannot read file `/nowhere/config.json` (from `docker-config-file`)",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+    assert!(!text.contains("harbor-secret"), "{text}");
 }

@@ -168,7 +168,7 @@ fn level(update_type: UpdateType) -> Option<SemverLevel> {
         UpdateType::Major => Some(SemverLevel::Major),
         UpdateType::Minor => Some(SemverLevel::Minor),
         UpdateType::Patch => Some(SemverLevel::Patch),
-        UpdateType::Digest => None,
+        UpdateType::Digest | UpdateType::Pin => None,
     }
 }
 

@@ -7,7 +7,7 @@ use crate::yaml_managers::{Compose, GitlabCi, HelmValues, Kubernetes};
 use std::sync::Arc;
 use updatebot_core::http::HttpClient;
 use updatebot_core::registry::{Registry, RegistryError};
-use updatebot_core::{defaults, Ecosystem, Manager, Plugin, VersionScheme};
+use updatebot_core::{defaults, Ecosystem, Manager, Plugin, SkipReason, VersionScheme};
 
 pub struct ContainerPlugin {
     managers: Vec<Box<dyn Manager>>,
@@ -42,12 +42,34 @@ impl Plugin for ContainerPlugin {
         updatebot_core::RegistryStrategy::FirstFound
     }
 
+    /// `docker.io/library/nginx:1.25.3`; with a trailing `@` when its digest is to be pinned
+    /// (the registry then resolves the digest of the tag in use too).
     fn lookup_name(&self, dep: &updatebot_core::Dependency) -> String {
         if dep.current_value.is_empty() {
             dep.package_name.clone()
+        } else if dep.pin_digest {
+            format!("{}:{}@", dep.package_name, dep.current_value)
         } else {
             format!("{}:{}", dep.package_name, dep.current_value)
         }
+    }
+
+    /// A tagged reference without a digest, whose tag can be edited: `nginx:1.25.3`, and also
+    /// a moving tag (`nginx:latest`, otherwise skipped as unpinned), which a digest pins.
+    /// `nginx` alone has no tag to write the digest after.
+    fn pin_digest(&self, dep: &updatebot_core::Dependency) -> Option<updatebot_core::Dependency> {
+        let pinnable = dep.versioning == crate::versioning::SCHEME
+            && !dep.current_value.is_empty()
+            && !dep.current_value.contains('@')
+            && dep.span.is_some()
+            && matches!(dep.skip_reason, None | Some(SkipReason::Unpinned))
+            && crate::versioning::parse_tag(&dep.current_value).is_some();
+        pinnable.then(|| {
+            let mut pinned = dep.clone();
+            pinned.skip_reason = None;
+            pinned.pin_digest = true;
+            pinned
+        })
     }
 
     fn managers(&self) -> &[Box<dyn Manager>] {
@@ -68,5 +90,48 @@ impl Plugin for ContainerPlugin {
         http: Arc<HttpClient>,
     ) -> Result<Arc<dyn Registry>, RegistryError> {
         Ok(Arc::new(OciRegistry::new(url, http, self.tokens.clone())?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::{dependency, Located};
+
+    fn dep(image: &str) -> updatebot_core::Dependency {
+        dependency("", Some(&Located::at(image, 5)), "from")
+    }
+
+    #[test]
+    fn pins_are_asked_with_a_trailing_at() {
+        let plugin = ContainerPlugin::default();
+        let pinned = plugin.pin_digest(&dep("nginx:1.25.3")).unwrap();
+        assert!(pinned.pin_digest);
+        assert_eq!(
+            plugin.lookup_name(&pinned),
+            "docker.io/library/nginx:1.25.3@"
+        );
+        assert_eq!(
+            plugin.lookup_name(&dep("nginx:1.25.3")),
+            "docker.io/library/nginx:1.25.3"
+        );
+        // A moving tag is looked up once it is to be pinned.
+        let latest = dep("nginx:latest");
+        assert_eq!(latest.skip_reason, Some(SkipReason::Unpinned));
+        assert_eq!(plugin.pin_digest(&latest).unwrap().skip_reason, None);
+        let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        for nothing_to_pin in [
+            "nginx".to_string(),
+            format!("nginx:1.25.3@{digest}"),
+            format!("nginx@{digest}"),
+            "Nginx:1".to_string(),
+        ] {
+            assert!(
+                plugin.pin_digest(&dep(&nothing_to_pin)).is_none(),
+                "{nothing_to_pin}"
+            );
+        }
+        let variable = dependency("${X}", None, "from");
+        assert!(plugin.pin_digest(&variable).is_none());
     }
 }

@@ -10,6 +10,8 @@
 //!   [`DIGEST_LOOKUPS`] compatible newer ones) carry the digest they point at now, as
 //!   `tag@digest`. The current tag appears with its digest only if that digest moved, and
 //!   then with the time it moved (the newest build time of its images), for the settle time.
+//! * `docker.io/library/nginx:1.25.3@` (a reference whose digest is to be pinned,
+//!   `pin-digests`): the same, and the current tag always carries its digest.
 //!
 //! When the tag in use is a multi-platform index, newer compatible tags that do not cover
 //! its platforms (a single-platform image, an index without `linux/arm64`) are marked unfit,
@@ -181,7 +183,8 @@ struct Lookup {
     repository: String,
     /// The tag in use, if the package names one.
     tag: Option<String>,
-    /// For a digest-pinned reference: its tag and digest.
+    /// For a digest-pinned reference: its tag and digest; the digest is empty for a reference
+    /// whose digest is to be pinned (`…:1.25.3@`, see the plugin's `lookup_name`).
     pinned: Option<(String, String)>,
 }
 
@@ -767,7 +770,8 @@ impl Registry for OciRegistry {
                     if tag == current && &digest == current_digest {
                         continue;
                     }
-                    if tag == current {
+                    // When a digest moved matters for the settle time, not for a first pin.
+                    if tag == current && !current_digest.is_empty() {
                         moved_at = self.created(package, &lookup.path, &digest).await;
                     }
                     digests.insert(tag.clone(), digest);
@@ -1120,6 +1124,11 @@ mod tests {
         assert_eq!(l.tag.as_deref(), Some("1.0"));
         assert_eq!(l.repository, "127.0.0.1:5000/team/app");
         assert_eq!(l.pinned, Some(("1.0".to_string(), D1.to_string())));
+        // To be pinned: the digests are asked for, the current one included.
+        let l = lookup_of("127.0.0.1:5000/team/app:1.0@").unwrap();
+        assert_eq!(l.tag.as_deref(), Some("1.0"));
+        assert_eq!(l.pinned, Some(("1.0".to_string(), String::new())));
+        assert!(lookup_of("docker.io/library/nginx@").is_err());
     }
 
     #[test]

@@ -418,7 +418,10 @@ impl VersionScheme for Docker {
                 })
             }
             (Some(_), Some(_)) => request.new_version.to_string(),
-            (None, _) => new.tag.text.to_string(),
+            // Versions carry a digest for an unpinned reference only when pinning was asked
+            // for (`pin-digests`): the reference takes it.
+            (None, Some(_)) => request.new_version.to_string(),
+            (None, None) => new.tag.text.to_string(),
         };
         Ok((request.current_value != value).then_some(value))
     }
@@ -520,17 +523,26 @@ mod tests {
             request("1.27.0"),
             Err(VersionError::CannotRewrite { .. })
         ));
-        // An unpinned tag never gains a digest by itself.
-        assert_eq!(
+        // An unpinned tag takes the digest a version carries: the registry resolves digests
+        // for an unpinned reference only when `pin-digests` asks for them.
+        let unpinned = |new: &str| {
             d.new_range(RangeRequest {
                 current_value: "1.25.3",
                 current_version: Some("1.25.3"),
-                new_version: &format!("1.27.0@{NEW}"),
+                new_version: new,
                 strategy: RangeStrategy::Auto,
             })
-            .unwrap(),
-            Some("1.27.0".to_string())
+            .unwrap()
+        };
+        assert_eq!(
+            unpinned(&format!("1.27.0@{NEW}")),
+            Some(format!("1.27.0@{NEW}"))
         );
+        assert_eq!(
+            unpinned(&format!("1.25.3@{NEW}")),
+            Some(format!("1.25.3@{NEW}"))
+        );
+        assert_eq!(unpinned("1.27.0"), Some("1.27.0".to_string()));
     }
 
     #[test]

@@ -131,6 +131,11 @@ pub struct Dependency {
     pub range_strategy: Option<crate::version::RangeStrategy>,
     /// The version a lockfile says is installed, when there is one.
     pub locked_version: Option<String>,
+    /// The configuration asks for this reference's digest to be pinned (`pin-digests`): set
+    /// by the lookup, for dependencies whose plugin can pin them (see
+    /// [`crate::Plugin::pin_digest`]), never by a manager.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pin_digest: bool,
 }
 
 impl Dependency {
@@ -155,6 +160,7 @@ impl Dependency {
             constraints: Constraints::new(),
             range_strategy: None,
             locked_version: None,
+            pin_digest: false,
         }
     }
 

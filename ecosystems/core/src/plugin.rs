@@ -49,6 +49,13 @@ pub trait Plugin: Send + Sync {
         dep.package_name.clone()
     }
 
+    /// With `pin-digests`: `dep` as it is to be looked up and decided so that its digest gets
+    /// pinned (its [`crate::Dependency::pin_digest`] set), or `None` when it has no digest to
+    /// pin (already pinned, nothing to pin it to, an ecosystem without digests: the default).
+    fn pin_digest(&self, _dep: &crate::Dependency) -> Option<crate::Dependency> {
+        None
+    }
+
     /// How the answers of several registries for one package combine. Default: merged.
     fn registry_strategy(&self) -> RegistryStrategy {
         RegistryStrategy::Merge

@@ -33,6 +33,8 @@ pub enum UpdateType {
     Patch,
     /// Same tag, new digest (containers).
     Digest,
+    /// Same tag, its digest added to a reference that had none (containers, `pin-digests`).
+    Pin,
 }
 
 impl UpdateType {
@@ -42,6 +44,7 @@ impl UpdateType {
             UpdateType::Minor => "minor",
             UpdateType::Patch => "patch",
             UpdateType::Digest => "digest",
+            UpdateType::Pin => "pin",
         }
     }
 }
