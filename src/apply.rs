@@ -123,11 +123,19 @@ pub async fn apply_selected(
                     release,
                     releases,
                 }];
-                // Other files as this change has them so far.
+                // Other files as this change has them so far (manifests edited before this
+                // one included: a workspace's lock reads them all).
+                let changes = &applied.changes;
                 let current = |path: &str| -> Option<String> {
                     locks
                         .get(path)
                         .map(|(_, after)| after.clone())
+                        .or_else(|| {
+                            changes
+                                .iter()
+                                .find(|c| c.path == path)
+                                .map(|c| c.after.clone())
+                        })
                         .or_else(|| read(path).ok())
                 };
                 let lookup = ManifestLookup {
@@ -135,6 +143,7 @@ pub async fn apply_selected(
                     plugin,
                     manifest,
                     read: Some(&current),
+                    related: &result.related_files,
                 };
                 let request = LockRequest {
                     lookup: &lookup,

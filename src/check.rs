@@ -70,6 +70,8 @@ pub struct ManifestResult {
     pub manifest: Manifest,
     /// The lockfile kept in line with this manifest, and the updater that keeps it.
     pub lockfile: Option<(String, &'static str)>,
+    /// Other files its lockfile updates read (see `LockfileUpdater::related_files`).
+    pub related_files: Vec<String>,
     pub dependencies: Vec<DependencyResult>,
 }
 
@@ -152,6 +154,8 @@ pub struct ManifestLookup<'a> {
     /// Other repository files as they stand in this change (for lockfile updaters that
     /// edit a file beside the lock, such as a pip-compile `.in`).
     pub read: Option<&'a ReadFile<'a>>,
+    /// The files the lockfile's updater named as related (see `Lookup::related_files`).
+    pub related: &'a [String],
 }
 
 #[async_trait::async_trait]
@@ -204,6 +208,10 @@ impl updatebot_core::Lookup for ManifestLookup<'_> {
         self.checker
             .settings
             .tool_settings(self.manifest.ecosystem, &self.manifest.path, kind)
+    }
+
+    fn related_files(&self) -> Vec<String> {
+        self.related.to_vec()
     }
 }
 
@@ -329,7 +337,7 @@ impl Checker<'_> {
                     keys.insert((
                         manifest.ecosystem,
                         registry_urls(plugin, dep, manifest, self.settings),
-                        dep.package_name.clone(),
+                        plugin.lookup_name(dep),
                     ));
                 }
             }
@@ -377,14 +385,17 @@ impl Checker<'_> {
             return ManifestResult {
                 manifest,
                 lockfile: None,
+                related_files: Vec::new(),
                 dependencies: Vec::new(),
             };
         };
         let file = file.clone();
         let mut blocked = None;
+        let mut related_files = Vec::new();
         let lockfile = plugin.lockfile_updaters().iter().find_map(|u| {
             let path = u.lockfile_for(&manifest.path, &manifest.content, repo_files)?;
             blocked = u.preflight(&path).err();
+            related_files = u.related_files(&path, repo_files);
             Some((path, u.name()))
         });
         // A `.in` compiled into a pinned file is updated through that file.
@@ -413,7 +424,7 @@ impl Checker<'_> {
                 let key = (
                     manifest.ecosystem,
                     registry_urls(plugin, dep, &manifest, self.settings),
-                    dep.package_name.clone(),
+                    plugin.lookup_name(dep),
                 );
                 match (answers.get(&key), plugin.scheme(dep.versioning)) {
                     (Some(Ok(list)), Some(scheme)) => {
@@ -475,6 +486,7 @@ impl Checker<'_> {
         ManifestResult {
             manifest,
             lockfile,
+            related_files,
             dependencies: results,
         }
     }

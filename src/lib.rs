@@ -17,5 +17,6 @@ pub mod report;
 pub mod run;
 pub mod scan;
 pub mod schedule;
+pub mod security;
 pub mod serve;
 pub mod workbench;

@@ -16,7 +16,9 @@ use updatebot::project::ProjectSettings;
 use updatebot::run::{Fleet, Shard};
 use updatebot::scan;
 use updatebot::schedule::{self, Window};
+use updatebot::security::{self, fleet::AdvisorySource};
 use updatebot::{apply, report, workbench};
+use updatebot_advisory::Advisories;
 use updatebot_core::http::HttpClient;
 use updatebot_core::registry::LookupCache;
 
@@ -27,6 +29,8 @@ const EXIT_OK: u8 = 0;
 const EXIT_PARTIAL: u8 = 1;
 /// The command could not run: bad arguments, unreadable path or configuration.
 const EXIT_USAGE: u8 = 2;
+/// `audit`: nothing vulnerable was found, but something could not be checked.
+const EXIT_INCOMPLETE: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +51,29 @@ struct Cli {
 enum Format {
     Table,
     Json,
+}
+
+/// Where vulnerability advisories come from (`audit`, `run`, `serve`).
+#[derive(clap::Args, Clone, Default)]
+struct OsvArgs {
+    /// Base URL of an OSV API (`/v1/querybatch`, `/v1/vulns/ID`): a mirror or an export
+    /// serving it. Else UPDATEBOT_OSV_URL, else the public OSV API.
+    #[arg(long, value_name = "URL")]
+    osv_url: Option<String>,
+    /// Read advisories from an OSV data dump (the per-ecosystem `all.zip` archives
+    /// unzipped, `DIR/npm/*.json`, `DIR/PyPI/*.json`) instead of an API: no network.
+    /// Else UPDATEBOT_OSV_DIR.
+    #[arg(long, value_name = "DIR", conflicts_with = "osv_url")]
+    osv_dir: Option<PathBuf>,
+}
+
+impl OsvArgs {
+    fn source(&self) -> Result<AdvisorySource> {
+        AdvisorySource::choose(self.osv_url.clone(), self.osv_dir.clone(), &|name| {
+            std::env::var(name).ok()
+        })
+        .map_err(|e| anyhow::anyhow!(e))
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -110,6 +137,20 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// List the vulnerable installed packages of a checkout (every locked version, transitive
+    /// ones too; pinned versions where there is no lockfile) with the fix each would get, or
+    /// why there is none. Exit code 0: none found; 1: vulnerable packages found; 3: none
+    /// found, but something could not be checked.
+    Audit {
+        path: PathBuf,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Operator configuration (registries, credentials, defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        osv: OsvArgs,
+    },
     /// Versioning workbench: JSON requests on stdin, one JSON answer line each.
     ///
     /// Requests: {"op":"valid","version":V}, {"op":"compare","a":A,"b":B},
@@ -140,6 +181,8 @@ enum Command {
         /// Also write the run report (JSON) to this file.
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
+        #[command(flatten)]
+        osv: OsvArgs,
     },
     /// Run the fleet on the bot's own schedule (`bot.schedule`) in a long-lived process, one
     /// run at a time, with /healthz, /readyz, /metrics (Prometheus), /report (the last run's
@@ -156,6 +199,8 @@ enum Command {
         /// Address of the HTTP endpoints.
         #[arg(long, default_value = "0.0.0.0:8080")]
         listen: std::net::SocketAddr,
+        #[command(flatten)]
+        osv: OsvArgs,
     },
     /// Schedules: `schedule explain FILE` prints the next times each entry of a
     /// `.updatebot.yml` is due.
@@ -227,12 +272,25 @@ fn run(cli: Cli) -> Result<u8> {
             workbench::run(scheme, std::io::stdin().lock(), std::io::stdout().lock())?;
             Ok(EXIT_OK)
         }
+        Command::Audit {
+            path,
+            format,
+            config,
+            osv,
+        } => audit(&path, format, config.as_deref(), &osv),
         Command::Validate { file, operator } => validate(&file, operator),
         Command::Serve {
             config,
             local,
             listen,
-        } => serve(config.as_deref(), local.as_deref(), listen, cli.log_format),
+            osv,
+        } => serve(
+            config.as_deref(),
+            local.as_deref(),
+            listen,
+            cli.log_format,
+            &osv,
+        ),
         Command::Schedule {
             command:
                 ScheduleCommand::Explain {
@@ -249,6 +307,7 @@ fn run(cli: Cli) -> Result<u8> {
             force,
             shard,
             report,
+            osv,
         } => fleet_run(
             config.as_deref(),
             local.as_deref(),
@@ -257,6 +316,7 @@ fn run(cli: Cli) -> Result<u8> {
                 force,
                 shard,
                 report,
+                osv,
             },
         ),
     }
@@ -442,11 +502,90 @@ fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool
     })
 }
 
+/// The advisories of one command or run, with the operator's HTTP timeout and retries.
+fn open_advisories(
+    source: &AdvisorySource,
+    operator: &OperatorConfig,
+    http: Arc<HttpClient>,
+) -> Result<Advisories> {
+    Ok(source.open(
+        http,
+        std::time::Duration::from_secs(u64::from(operator.http.timeout_seconds)),
+        operator.http.retries,
+    )?)
+}
+
+/// `audit`: exit 0 when nothing vulnerable was found, [`EXIT_PARTIAL`] when something was,
+/// [`EXIT_INCOMPLETE`] when nothing was but a lockfile or record could not be read.
+fn audit(path: &Path, format: Format, config: Option<&Path>, osv: &OsvArgs) -> Result<u8> {
+    ensure_dir(path)?;
+    let plugins = Plugins::standard();
+    let operator = operator_config(config)?;
+    let settings = project_settings(path, &operator)?;
+    let files =
+        scan::list_files(path).with_context(|| format!("cannot scan `{}`", path.display()))?;
+    let manifests = scan::scan_dir(&plugins, path, &settings)
+        .with_context(|| format!("cannot scan `{}`", path.display()))?;
+    let mut locks = std::collections::BTreeMap::new();
+    let mut unreadable = Vec::new();
+    for lock in security::inventory::lockfiles(&plugins, &manifests, &files) {
+        match std::fs::read_to_string(path.join(&lock)) {
+            Ok(text) => {
+                locks.insert(lock, text);
+            }
+            Err(e) => unreadable.push(format!("{lock}: {e}")),
+        }
+    }
+    let http = Arc::new(http_client(&operator)?);
+    let advisories = open_advisories(&osv.source()?, &operator, http.clone())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let checker = Checker {
+        plugins: &plugins,
+        http,
+        cache: Arc::new(LookupCache::new()),
+        settings: &settings,
+        now: chrono::Utc::now(),
+        concurrency: 16,
+    };
+    let mut found = runtime
+        .block_on(security::audit(
+            &checker,
+            &manifests,
+            &files,
+            &locks,
+            &advisories,
+        ))
+        .context("cannot read the advisories")?;
+    found.problems.extend(unreadable);
+    found.problems.extend(
+        manifests
+            .iter()
+            .filter_map(|m| m.result.as_ref().err().map(|e| format!("{}: {e}", m.path))),
+    );
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&security::output::json(&found))?
+        ),
+        Format::Table => print!("{}", security::output::table(&found)),
+    }
+    Ok(if !found.findings.is_empty() {
+        EXIT_PARTIAL
+    } else if found.incomplete() {
+        EXIT_INCOMPLETE
+    } else {
+        EXIT_OK
+    })
+}
+
 /// The knobs of one `run`.
 struct RunOptions {
     force: bool,
     shard: Option<String>,
     report: Option<PathBuf>,
+    osv: OsvArgs,
 }
 
 /// The share of the fleet this process works on: `--shard`, else a Kubernetes Indexed Job's
@@ -495,6 +634,7 @@ fn fleet_run(
     let window = run_window(&operator, options.force, now)?;
     let plugins = Plugins::standard();
     let http = Arc::new(http_client(&operator)?);
+    let advisories = open_advisories(&options.osv.source()?, &operator, http.clone())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -504,6 +644,7 @@ fn fleet_run(
         fleet.now = now;
         fleet.window = window;
         fleet.shard = shard;
+        fleet.advisories = Some(Arc::new(advisories));
         // SIGTERM (a pod being stopped) or Ctrl-C: finish the projects in hand, then stop.
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         fleet.stop = Some(stop.clone());
@@ -535,8 +676,10 @@ fn serve(
     local: Option<&Path>,
     listen: std::net::SocketAddr,
     log_format: LogFormat,
+    osv: &OsvArgs,
 ) -> Result<u8> {
     let operator = operator_config(config)?;
+    let advisories = osv.source()?;
     let Some(expression) = operator.bot.schedule.clone() else {
         anyhow::bail!(
             "serve needs the bot's own schedule: set `bot.schedule` (a crontab line) in the operator config"
@@ -557,6 +700,7 @@ fn serve(
             listen,
             schedule,
             secret,
+            advisories: Some(advisories),
         };
         let running = updatebot::serve::start(
             settings,

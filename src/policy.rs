@@ -92,12 +92,30 @@ impl Cooldown {
 }
 
 /// The rules that apply to one dependency, from the configuration.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Rules {
     pub strategy: RangeStrategy,
     pub allow: Vec<AllowRule>,
     pub ignore: Vec<IgnoreRule>,
     pub cooldown: Option<Cooldown>,
+    /// Hours a container tag must have stood still before a new digest of it is proposed
+    /// (multi-platform digests change while platforms are added).
+    pub digest_settle_hours: u32,
+}
+
+/// The settle time of digest updates when `cooldown.digest-settle-hours` is not given.
+pub const DEFAULT_DIGEST_SETTLE_HOURS: u32 = 6;
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            strategy: RangeStrategy::default(),
+            allow: Vec::new(),
+            ignore: Vec::new(),
+            cooldown: None,
+            digest_settle_hours: DEFAULT_DIGEST_SETTLE_HOURS,
+        }
+    }
 }
 
 /// A proposed update.
@@ -169,6 +187,7 @@ pub fn current_version(
         .iter()
         .filter(|r| {
             !r.yanked
+                && r.unfit.is_none()
                 && usable(r)
                 && scheme
                     .satisfies(&dep.current_value, &r.version)
@@ -238,6 +257,8 @@ pub fn candidates<'r>(
                 None => format!("{} is yanked", release.version),
             };
             passed.push((release, why));
+        } else if let Some(why) = &release.unfit {
+            passed.push((release, format!("{} {why}", release.version)));
         } else if let Some(why) = filter(release) {
             passed.push((release, why));
         } else {
@@ -258,6 +279,11 @@ pub struct Context<'a> {
     /// The version a lockfile records, if there is one.
     pub locked_version: Option<&'a str>,
     pub now: DateTime<Utc>,
+}
+
+fn released_hours_ago(release: &Release, now: DateTime<Utc>) -> Option<i64> {
+    let at = DateTime::parse_from_rfc3339(release.released_at.as_deref()?).ok()?;
+    Some((now - at.with_timezone(&Utc)).num_hours())
 }
 
 fn released_days_ago(release: &Release, now: DateTime<Utc>) -> Option<i64> {
@@ -367,6 +393,16 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
                     // No date (PEP 503 HTML indexes give none): the cooldown cannot apply; the
                     // proposal says so in its notes.
                     _ => {}
+                }
+            }
+        }
+        let settle = ctx.rules.digest_settle_hours;
+        if update_type == UpdateType::Digest && settle > 0 {
+            if let Some(hours) = released_hours_ago(release, ctx.now) {
+                if hours < i64::from(settle) {
+                    return Some(format!(
+                        "the tag moved {hours} hours ago, under the {settle}-hour settle time for new digests"
+                    ));
                 }
             }
         }
@@ -659,6 +695,15 @@ mod tests {
             "{:?}",
             p.notes
         );
+    }
+
+    #[test]
+    fn unfit_releases_are_passed_over_with_the_registry_s_reason() {
+        let mut list = releases(&["1.0", "1.1", "1.2"]);
+        list.releases[2].unfit = Some("does not cover linux/arm64".into());
+        let p = proposal(decide_with(&dep("==1.0"), &list, &Rules::default()));
+        assert_eq!(p.new_version, "1.1");
+        assert_eq!(p.notes, ["1.2 does not cover linux/arm64"]);
     }
 
     #[test]

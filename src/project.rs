@@ -62,6 +62,9 @@ fn rules_from(
                 update_types: i.update_types.iter().copied().map(update_type).collect(),
             })
             .collect(),
+        digest_settle_hours: cooldown
+            .and_then(|c| c.digest_settle_hours)
+            .unwrap_or(policy::DEFAULT_DIGEST_SETTLE_HOURS),
         cooldown: cooldown.map(|c| policy::Cooldown {
             default_days: c.default_days.unwrap_or(0),
             major_days: c.semver_major_days,
@@ -258,6 +261,10 @@ impl ProjectSettings {
 
     /// The index of the entry owning an `ecosystem:directory` scope (a merge request's).
     pub fn entry_for_scope(&self, scope: &str) -> Option<usize> {
+        // A security merge request belongs to the entry of its directory too.
+        let scope = scope
+            .strip_prefix(crate::security::mr::KEY_PREFIX)
+            .unwrap_or(scope);
         let (name, directory) = scope.split_once(':')?;
         let ecosystem = [Ecosystem::Python, Ecosystem::Npm, Ecosystem::Docker]
             .into_iter()

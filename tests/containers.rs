@@ -159,14 +159,30 @@ impl Pusher {
 
     /// A one-layer image for `arch`; returns (manifest digest, size).
     async fn image(&self, repo: &str, tag: &str, arch: &str, reference: &str) -> (String, usize) {
+        self.image_built(repo, tag, arch, reference, None).await
+    }
+
+    /// [`Pusher::image`] with a build time in its config (`created`).
+    async fn image_built(
+        &self,
+        repo: &str,
+        tag: &str,
+        arch: &str,
+        reference: &str,
+        created: Option<&str>,
+    ) -> (String, usize) {
         let layer = noise(&format!("{repo}:{tag}:{arch}:layer"), 64);
         let layer_digest = self.blob(repo, &layer).await;
-        let config = canonical(&json!({
+        let mut config = json!({
             "architecture": arch,
             "os": "linux",
             "config": {"Labels": {"org.opencontainers.image.version": tag}},
             "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
-        }));
+        });
+        if let Some(created) = created {
+            config["created"] = created.into();
+        }
+        let config = canonical(&config);
         let config_digest = self.blob(repo, &config).await;
         let manifest = json!({
             "schemaVersion": 2,
@@ -195,10 +211,14 @@ impl Pusher {
     }
 
     async fn multi_arch(&self, repo: &str, tag: &str) {
+        self.multi_arch_built(repo, tag, None).await
+    }
+
+    async fn multi_arch_built(&self, repo: &str, tag: &str, created: Option<&str>) {
         let mut manifests = Vec::new();
         for arch in ["amd64", "arm64"] {
             let name = format!("{tag}-{arch}-only");
-            let (digest, size) = self.image(repo, tag, arch, &name).await;
+            let (digest, size) = self.image_built(repo, tag, arch, &name, created).await;
             manifests.push(json!({
                 "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "digest": digest,
@@ -285,6 +305,16 @@ async fn seed(base: &str) {
     for tag in ["1.0", "1.1"] {
         pusher.multi_arch("team/multi", tag).await;
     }
+    // Platforms: 1.2 is built for amd64 only, so it cannot replace the multi-arch 1.0.
+    for tag in ["1.0", "1.1"] {
+        pusher.multi_arch("team/platforms", tag).await;
+    }
+    pusher.image("team/platforms", "1.2", "amd64", "1.2").await;
+    // Settle time: a tag (re)built just now.
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    pusher
+        .multi_arch_built("team/settle", "1.0", Some(&now))
+        .await;
 }
 
 // ------------------------------------------------------------------- cases ---
@@ -426,6 +456,43 @@ fn kubernetes_and_helm_values() {
 #[test]
 fn docker_hub_names_through_a_replacing_mirror() {
     run_case("docker_hub_names_through_a_replacing_mirror");
+}
+
+/// A tag that does not cover the platforms of the multi-arch tag in use is never proposed
+/// (the newest that does is, with a note), and a digest that moved within the settle time
+/// waits.
+#[test]
+fn platforms_and_settle_time() {
+    let Some(r) = registries() else { return };
+    run_case("platforms_and_settle_time");
+    let report = check_json(
+        r,
+        &repo_root().join("fixtures/container/platforms_and_settle_time/in"),
+        true,
+    );
+    let deps = dependencies(&report);
+    let find = |name: &str| {
+        deps.iter()
+            .find(|d| d["name"].as_str().unwrap_or_default().ends_with(name))
+            .unwrap_or_else(|| panic!("{name}: {deps:#?}"))
+            .clone()
+    };
+    let platforms = find("team/platforms");
+    assert_eq!(platforms["new_value"], "1.1", "{platforms:#}");
+    assert!(
+        platforms.to_string().contains(
+            "1.2 is a single-platform image, where the tag in use covers linux/amd64, linux/arm64"
+        ),
+        "{platforms:#}"
+    );
+    let settle = find("team/settle");
+    assert_ne!(settle["status"], "update", "{settle:#}");
+    assert!(
+        settle
+            .to_string()
+            .contains("under the 6-hour settle time for new digests"),
+        "{settle:#}"
+    );
 }
 
 #[test]

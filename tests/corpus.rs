@@ -255,3 +255,60 @@ fn python_lockfiles_of_the_corpus_parse() {
     );
     eprintln!("{locks} Python lockfiles read, {hashes} poetry content hashes recomputed");
 }
+
+/// The corpus's `yarn.lock` and `pnpm-lock.yaml` files read, and every plain registry range of
+/// the `package.json` beside each one finds its locked version (what lockfile-only updates
+/// and the tool's result check rely on).
+#[test]
+fn yarn_and_pnpm_lockfiles_of_the_corpus_parse() {
+    use updatebot_npm::lock::{pnpm, yarn};
+    let Some(dir) = unpack() else { return };
+    let files = updatebot::scan::list_files(dir.path()).unwrap();
+    let (mut yarn_locks, mut pnpm_locks, mut found) = (0, 0, 0);
+    for path in &files {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if name != "yarn.lock" && name != "pnpm-lock.yaml" {
+            continue;
+        }
+        let text = std::fs::read_to_string(dir.path().join(path)).unwrap();
+        let manifest_path = dir.path().join(path).with_file_name("package.json");
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+        let mut direct: Vec<(String, String)> = Vec::new();
+        for section in ["dependencies", "devDependencies", "optionalDependencies"] {
+            for (dep, spec) in manifest[section].as_object().into_iter().flatten() {
+                let spec = spec.as_str().unwrap_or("");
+                if nodejs_semver::Range::parse(spec).is_ok() {
+                    direct.push((dep.clone(), spec.to_string()));
+                }
+            }
+        }
+        assert!(!direct.is_empty(), "{path}: no plain ranges beside it");
+        for (dep, spec) in direct {
+            let version = if name == "yarn.lock" {
+                let lock = yarn::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+                lock.version_of(&lock.descriptor(&dep, &spec))
+                    .map(str::to_string)
+            } else {
+                let lock = pnpm::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+                lock.version_of(".", &dep, &dep)
+            };
+            let version = version.unwrap_or_else(|| panic!("{path}: no locked `{dep}@{spec}`"));
+            // Real locks need not satisfy the manifest (netbox's `resolutions` force an older
+            // markdown-it than its range): what is read is the version recorded.
+            nodejs_semver::Version::parse(&version)
+                .unwrap_or_else(|e| panic!("{path}: `{dep}` locked at `{version}`: {e}"));
+            found += 1;
+        }
+        if name == "yarn.lock" {
+            yarn_locks += 1;
+        } else {
+            pnpm_locks += 1;
+        }
+    }
+    assert!(
+        yarn_locks >= 1 && pnpm_locks >= 2,
+        "{yarn_locks} {pnpm_locks}"
+    );
+    eprintln!("{yarn_locks} yarn.lock, {pnpm_locks} pnpm-lock.yaml: {found} locked versions");
+}

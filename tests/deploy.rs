@@ -1137,8 +1137,31 @@ fn the_containerfiles_build_the_binary_from_pinned_images() {
         }
     }
     let full = std::fs::read_to_string(repo_root().join("Containerfile.full")).unwrap();
-    for tool in ["uv==", "poetry==", "pip-tools==", "pipenv==", "npm-cli.js"] {
+    for tool in [
+        "uv==",
+        "poetry==",
+        "pip-tools==",
+        "pipenv==",
+        "npm-cli.js",
+        "yarn@1.",
+        "@yarnpkg/cli-dist@",
+        "/usr/local/bin/yarn-berry",
+        "pnpm@",
+    ] {
         assert!(full.contains(tool), "Containerfile.full lacks {tool}");
+    }
+    // The yarn and pnpm versions are the ones the npm tests use as oracles.
+    let npm_env = std::fs::read_to_string(repo_root().join("scripts/npm-env.sh")).unwrap();
+    for var in ["YARN_SPEC=", "YARN_BERRY_SPEC=", "PNPM_SPEC="] {
+        let spec = npm_env
+            .lines()
+            .find_map(|l| l.strip_prefix(var))
+            .unwrap_or_else(|| panic!("scripts/npm-env.sh sets no {var}"))
+            .trim_matches('"');
+        assert!(
+            full.contains(spec),
+            "Containerfile.full lacks {spec} (scripts/npm-env.sh)"
+        );
     }
     // The build context leaves the (huge) build output and caches out.
     let ignore = std::fs::read_to_string(repo_root().join(".dockerignore")).unwrap();

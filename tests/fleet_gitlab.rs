@@ -755,6 +755,9 @@ async fn no_secret_in_any_output_even_at_trace_level() {
             ])
             .env("UPDATEBOT_LOG", "trace")
             .env("UPDATEBOT_TEST_PYPI_PASSWORD", password)
+            // Not the public OSV API (unreachable here): no advisories.
+            .env_remove("UPDATEBOT_OSV_URL")
+            .env("UPDATEBOT_OSV_DIR", no_advisories())
             .output()
             .unwrap();
         let all = format!("{}{}", stdout(&output), stderr(&output));

@@ -81,6 +81,7 @@ impl World {
             listen: "127.0.0.1:0".parse().unwrap(),
             schedule: Cron::parse("0 0 1 1 *", chrono_tz::UTC).unwrap(),
             secret: Some(SECRET.to_string()),
+            advisories: None,
         };
         serve::start(
             settings,

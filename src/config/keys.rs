@@ -45,12 +45,14 @@ pub const SETTINGS_KEYS: &[&str] = &[
     BRANCH_NAME_GITLAB,
     "insecure-external-code-execution",
     "vendor",
+    SECURITY_UPDATES,
 ];
 
 pub const OPEN_LIMIT: &str = "open-pull-requests-limit";
 pub const OPEN_LIMIT_GITLAB: &str = "open-merge-requests-limit";
 pub const BRANCH_NAME: &str = "pull-request-branch-name";
 pub const BRANCH_NAME_GITLAB: &str = "merge-request-branch-name";
+pub const SECURITY_UPDATES: &str = "security-updates";
 
 /// All keys of an `updates[]` entry.
 pub fn update_keys() -> Vec<&'static str> {
@@ -73,10 +75,13 @@ pub const COOLDOWN_KEYS: &[&str] = &[
     "semver-major-days",
     "semver-minor-days",
     "semver-patch-days",
+    "digest-settle-hours",
     "include",
     "exclude",
 ];
 pub const BRANCH_NAME_KEYS: &[&str] = &["separator"];
+/// `security-updates` of an entry: merge requests for vulnerable locked versions.
+pub const SECURITY_KEYS: &[&str] = &["enabled", OPEN_LIMIT, OPEN_LIMIT_GITLAB];
 
 /// Top level of the operator config.
 pub const OPERATOR_TOP_KEYS: &[&str] = &[
@@ -89,7 +94,18 @@ pub const OPERATOR_TOP_KEYS: &[&str] = &[
     "lockfiles",
 ];
 /// `lockfiles` in the operator config: one entry per kind of lockfile.
-pub const LOCKFILE_KINDS: &[&str] = &["poetry.lock", "uv.lock", "Pipfile.lock", "pip-compile"];
+/// `yarn.lock` is yarn 1's lock; `yarn-berry` the `yarn.lock` of yarn 2 and later;
+/// `package-lock.json` covers `npm-shrinkwrap.json` too.
+pub const LOCKFILE_KINDS: &[&str] = &[
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "pip-compile",
+    "yarn.lock",
+    "yarn-berry",
+    "pnpm-lock.yaml",
+    "package-lock.json",
+];
 /// `lockfiles.<kind>` in the operator config.
 pub const LOCKFILE_KEYS: &[&str] = &[
     "engine",

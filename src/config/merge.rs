@@ -22,6 +22,18 @@ use super::walk::suggest;
 
 /// Dependabot's default for `open-pull-requests-limit`.
 pub const DEFAULT_OPEN_LIMIT: u32 = 5;
+/// Dependabot's limit of open security pull requests.
+pub const DEFAULT_SECURITY_OPEN_LIMIT: u32 = 10;
+
+/// `security-updates` with defaults applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EffectiveSecurity {
+    /// Security merge requests are opened (whenever the bot runs, whatever the schedule).
+    pub enabled: bool,
+    /// Open security merge requests per ecosystem and directory (apart from the version
+    /// updates' limit).
+    pub open_merge_requests_limit: u32,
+}
 
 /// One repository entry with operator defaults applied and registries resolved.
 #[derive(Debug, Clone, Serialize)]
@@ -52,6 +64,7 @@ pub struct EffectiveUpdate {
     pub branch_name_separator: BranchSeparator,
     pub insecure_external_code_execution: InsecureExternalCodeExecution,
     pub vendor: bool,
+    pub security_updates: EffectiveSecurity,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -251,6 +264,17 @@ fn effective(
             .or(d.insecure_external_code_execution)
             .unwrap_or(InsecureExternalCodeExecution::Deny),
         vendor: s.vendor.or(d.vendor).unwrap_or(false),
+        security_updates: {
+            let own = s.security_updates.clone().unwrap_or_default();
+            let dflt = d.security_updates.clone().unwrap_or_default();
+            EffectiveSecurity {
+                enabled: own.enabled.or(dflt.enabled).unwrap_or(true),
+                open_merge_requests_limit: own
+                    .open_merge_requests_limit
+                    .or(dflt.open_merge_requests_limit)
+                    .unwrap_or(DEFAULT_SECURITY_OPEN_LIMIT),
+            }
+        },
     })
 }
 

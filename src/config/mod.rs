@@ -36,7 +36,8 @@ pub use fleet::{
     BotSettings, Budgets, ClosedMergeRequest, FleetGroup, FleetSettings, GitlabSettings,
 };
 pub use merge::{
-    effective_entries, EffectiveUpdate, RegistryOrigin, ResolvedRegistry, DEFAULT_OPEN_LIMIT,
+    effective_entries, EffectiveSecurity, EffectiveUpdate, RegistryOrigin, ResolvedRegistry,
+    DEFAULT_OPEN_LIMIT, DEFAULT_SECURITY_OPEN_LIMIT,
 };
 pub use operator::{
     load_operator_config, Credentials, HttpSettings, OperatorConfig, OperatorRegistry, Secret,
@@ -46,7 +47,7 @@ pub use repo::{parse_repo_config, RepoConfig, RepoRegistry, UpdateEntry};
 pub use rules::RepoPath;
 pub use settings::{
     AllowRule, CommitMessage, Cooldown, Group, IgnoreRule, Milestone, RegistryRef,
-    RegistrySelection, Schedule, TimeOfDay, UpdateSettings,
+    RegistrySelection, Schedule, SecurityUpdates, TimeOfDay, UpdateSettings,
 };
 
 /// The file name updatebot reads in each repository.

@@ -35,7 +35,7 @@ mod lockfile_tests {
         assert!(poetry.allow_code_execution);
         assert_eq!(config.lockfiles["uv.lock"].engine, Engine::Native);
         assert!(!config.lockfiles["uv.lock"].allow_code_execution);
-        let bad = "lockfiles:\n  yarn.lock: {}\n  uv.lock:\n    engine: fast\n    insecure-external-code-execution: maybe\n";
+        let bad = "lockfiles:\n  bun.lockb: {}\n  uv.lock:\n    engine: fast\n    insecure-external-code-execution: maybe\n";
         let text =
             load_operator_config(
                 bad,
@@ -44,7 +44,7 @@ mod lockfile_tests {
             )
             .unwrap_err()
             .to_string();
-        assert!(text.contains("yarn.lock"), "{text}");
+        assert!(text.contains("bun.lockb"), "{text}");
         assert!(text.contains("`fast` is not one of"), "{text}");
         assert!(text.contains("`maybe` is not one of"), "{text}");
     }
@@ -126,7 +126,8 @@ pub struct OperatorConfig {
     pub fleet: super::fleet::FleetSettings,
     /// How the bot names and marks what it creates.
     pub bot: super::fleet::BotSettings,
-    /// Per kind of lockfile (`poetry.lock`, `uv.lock`, `Pipfile.lock`, `pip-compile`): engine,
+    /// Per kind of lockfile (`poetry.lock`, `uv.lock`, `Pipfile.lock`, `pip-compile`,
+    /// `yarn.lock`, `yarn-berry`, `pnpm-lock.yaml`, `package-lock.json`): engine,
     /// tool path, time limit, code execution. Kinds not named get the defaults.
     pub lockfiles: BTreeMap<String, updatebot_core::tool::ToolSettings>,
 }

@@ -13,6 +13,8 @@ use super::rules::{self, CRON_PATTERN, NAME_PATTERN, TIMEZONE_PATTERN, TIME_PATT
 use super::walk::{place, Field, Fields, KeySet, Walker};
 use super::yaml::{Kind, Node, Value};
 
+/// Upper bound for `cooldown.digest-settle-hours` (a month).
+const MAX_SETTLE_HOURS: u64 = 24 * 31;
 /// Upper bound for `open-merge-requests-limit`.
 pub const MAX_OPEN_LIMIT: u64 = 1000;
 /// Upper bound for the `cooldown` day counts.
@@ -43,6 +45,17 @@ pub struct UpdateSettings {
     pub branch_name_separator: Option<BranchSeparator>,
     pub insecure_external_code_execution: Option<InsecureExternalCodeExecution>,
     pub vendor: Option<bool>,
+    /// `security-updates`: merge requests for vulnerable locked versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_updates: Option<SecurityUpdates>,
+}
+
+/// `security-updates` of an entry or of the operator defaults; unset fields fall back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SecurityUpdates {
+    pub enabled: Option<bool>,
+    /// `open-pull-requests-limit` or `open-merge-requests-limit`, for security merge requests.
+    pub open_merge_requests_limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -148,6 +161,8 @@ pub struct Cooldown {
     pub semver_major_days: Option<u32>,
     pub semver_minor_days: Option<u32>,
     pub semver_patch_days: Option<u32>,
+    /// Hours a container tag must have stood still before its new digest is proposed.
+    pub digest_settle_hours: Option<u32>,
     /// Globs over dependency names the cooldown applies to (empty = all).
     pub include: Vec<String>,
     /// Globs over dependency names exempt from the cooldown.
@@ -220,7 +235,21 @@ pub(crate) fn parse_settings(w: &mut Walker, fields: &Fields<'_>) -> UpdateSetti
     if let Some(f) = fields.get("vendor") {
         s.vendor = w.bool(f);
     }
+    if let Some(f) = fields.get(SECURITY_UPDATES) {
+        s.security_updates = security_updates(w, f);
+    }
     s
+}
+
+fn security_updates(w: &mut Walker, f: Field<'_>) -> Option<SecurityUpdates> {
+    let p = f.path();
+    let sf = w.map(f.value, &p, &KeySet::new(SECURITY_KEYS))?;
+    Some(SecurityUpdates {
+        enabled: sf.get("enabled").and_then(|f| w.bool(f)),
+        open_merge_requests_limit: one_of(w, &sf, OPEN_LIMIT, OPEN_LIMIT_GITLAB)
+            .and_then(|f| w.uint(f, MAX_OPEN_LIMIT))
+            .and_then(|n| u32::try_from(n).ok()),
+    })
 }
 
 /// The value of `a` or of its other spelling `b`; giving both is a problem.
@@ -517,6 +546,10 @@ fn cooldown(w: &mut Walker, f: Field<'_>) -> Option<Cooldown> {
         semver_patch_days: days("semver-patch-days"),
         ..Cooldown::default()
     };
+    c.digest_settle_hours = cf
+        .get("digest-settle-hours")
+        .and_then(|f| w.uint(f, MAX_SETTLE_HOURS))
+        .and_then(|h| u32::try_from(h).ok());
     c.include = cf.get("include").map(|f| globs(w, f)).unwrap_or_default();
     c.exclude = cf.get("exclude").map(|f| globs(w, f)).unwrap_or_default();
     Some(c)

@@ -261,6 +261,36 @@ fn both_limit_spellings_is_a_problem() {
 }
 
 #[test]
+fn security_updates_settings_merge_and_are_checked() {
+    let text = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: weekly}\n    security-updates: {enabled: false}\n  - package-ecosystem: npm\n    directory: /\n    schedule: {interval: weekly}\n";
+    let repo = parse_repo_config(text).unwrap();
+    let op = load_operator_config(
+        "defaults:\n  security-updates:\n    open-pull-requests-limit: 3\n",
+        &|_| None,
+        &|_| Err(std::io::ErrorKind::NotFound.into()),
+    )
+    .unwrap();
+    let entries = effective_entries(&repo, &op).unwrap();
+    assert!(!entries[0].security_updates.enabled);
+    assert_eq!(entries[0].security_updates.open_merge_requests_limit, 3);
+    assert!(entries[1].security_updates.enabled);
+    assert_eq!(entries[1].security_updates.open_merge_requests_limit, 3);
+    let bad = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: weekly}\n    security-updates:\n      enabled: yes please\n      open-pull-requests-limit: 1\n      open-merge-requests-limit: 2\n      labels: [x]\n";
+    let p = problems(bad);
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert!(p[0].starts_with("line 7: "), "{p:?}");
+    assert!(
+        p.iter()
+            .any(|l| l.contains("give only one of `open-pull-requests-limit`")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter().any(|l| l.contains("unknown key `labels`")),
+        "{p:?}"
+    );
+}
+
+#[test]
 fn repeated_entries_are_a_problem() {
     let entry =
         "  - package-ecosystem: pip\n    directory: /backend/\n    schedule: {interval: weekly}\n";

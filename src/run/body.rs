@@ -91,6 +91,9 @@ pub fn describe(
             released
         ));
     }
+    if let Some(security) = &change.security {
+        out.push_str(&security.section());
+    }
     let mut links = Vec::new();
     for u in &change.updates {
         let Some(releases) = u.releases.as_deref() else {
@@ -230,6 +233,7 @@ mod tests {
             entry: None,
             open_limit: 5,
             rebase: true,
+            security: None,
         };
         let meta = Meta {
             v: 1,

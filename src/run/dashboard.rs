@@ -162,8 +162,12 @@ pub fn render(d: &Dashboard<'_>, previous: Option<&str>) -> String {
     for (scope, text) in &blocks {
         out.push_str(&format!("<!-- updatebot:scope {scope} -->\n"));
         if !text.trim().is_empty() {
-            let (eco, dir) = scope.split_once(':').unwrap_or((scope.as_str(), "/"));
-            out.push_str(&format!("**{eco} in `{dir}`**\n\n{text}\n"));
+            let (kind, rest) = match scope.strip_prefix(crate::security::mr::KEY_PREFIX) {
+                Some(rest) => (", security updates", rest),
+                None => ("", scope.as_str()),
+            };
+            let (eco, dir) = rest.split_once(':').unwrap_or((rest, "/"));
+            out.push_str(&format!("**{eco} in `{dir}`{kind}**\n\n{text}\n"));
         }
         out.push_str(END);
         out.push('\n');

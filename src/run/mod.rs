@@ -229,6 +229,8 @@ pub struct Fleet<'a> {
     /// Work only on the entries owning these `ecosystem:directory` scopes (a command on one
     /// merge request, acted on at once), whatever the window says.
     pub focus: Option<std::collections::BTreeSet<String>>,
+    /// Where vulnerability advisories come from; `None`: no security merge requests.
+    pub advisories: Option<Arc<updatebot_advisory::Advisories>>,
     /// What is left of the run's fleet-wide budgets (`bot.budgets`).
     pub budget: Arc<budget::RunBudget>,
 }
@@ -254,6 +256,7 @@ impl<'a> Fleet<'a> {
             run_id: new_run_id(now),
             stop: None,
             focus: None,
+            advisories: None,
             budget: Arc::new(budget::RunBudget::new(operator.bot.budgets)),
         }
     }
@@ -526,14 +529,24 @@ impl Fleet<'_> {
                 due_entries.insert(entry.index);
             }
         }
-        if due_entries.is_empty() {
+        // Security updates are served whenever the bot runs, for every entry that wants them.
+        let security_entries: std::collections::BTreeSet<usize> = all
+            .entries()
+            .filter(|e| self.advisories.is_some() && e.security_updates.enabled)
+            .filter(|e| self.focus.is_none() || due_entries.contains(&e.index))
+            .map(|e| e.index)
+            .collect();
+        if due_entries.is_empty() && security_entries.is_empty() {
             report.skipped = Some(match self.focus {
                 Some(_) => "no entry of its .updatebot.yml owns the merge request".to_string(),
                 None => "no entry of its .updatebot.yml is due in this run".to_string(),
             });
             return Ok(());
         }
-        for entry in all.entries().filter(|e| due_entries.contains(&e.index)) {
+        for entry in all
+            .entries()
+            .filter(|e| due_entries.contains(&e.index) || security_entries.contains(&e.index))
+        {
             let target = entry
                 .target_branch
                 .clone()
@@ -589,11 +602,35 @@ impl Fleet<'_> {
                     .extend(failures.iter().cloned());
                 report.problems.extend(failures);
             }
-            let planned = plan::plan(&results, &settings, &self.operator.bot);
-            let scopes = plan::scopes(&results, &settings);
+            let mut planned = plan::plan(&results, &settings, &self.operator.bot);
+            let mut scopes = plan::scopes(&results, &settings);
             let lockfiles = self
                 .read_lockfiles(project, &base, &results, &tree.links)
                 .await?;
+            let mut keep = std::collections::BTreeSet::new();
+            let mut skipped = Vec::new();
+            if let Some(advisories) = &self.advisories {
+                let security = ProjectSettings::for_entries(Some(&repo), self.operator, &|e| {
+                    security_entries.contains(&e.index)
+                        && e.target_branch.clone().unwrap_or_else(|| default.clone()) == target
+                })
+                .map_err(|e| e.to_string())?;
+                if security.entries().next().is_some() {
+                    let pass = crate::security::fleet::Pass {
+                        fleet: self,
+                        advisories,
+                        project,
+                        base: &base,
+                        settings: &security,
+                    };
+                    let sec = pass.plan().await?;
+                    planned.extend(sec.changes);
+                    scopes.extend(sec.scopes);
+                    keep = sec.keep;
+                    report.problems.extend(sec.problems);
+                    skipped = sec.skipped;
+                }
+            }
             let ctx = reconcile::Context {
                 forge,
                 checker: &checker,
@@ -604,10 +641,12 @@ impl Fleet<'_> {
                 results: &results,
                 lockfiles: &lockfiles,
                 scopes: &scopes,
+                keep: &keep,
                 budget: &self.budget,
                 opened_today: &opened_today,
             };
             let from = report.changes.len();
+            report.changes.extend(skipped);
             ctx.reconcile(planned, &existing, report).await?;
             seen.scopes
                 .extend(upkeep::scope_lines(report, from, &scope_problems, &scopes));
@@ -633,6 +672,21 @@ impl Fleet<'_> {
             .files(project, base)
             .await
             .map_err(forge_problem)?;
+        let manifests = self.scan_at(project, base, settings, &tree).await?;
+        // Links too: a symlinked lockfile blocks its manifest's update (never read).
+        let results = checker.check(manifests, &tree.all(), &|_, _, _| {}).await;
+        Ok((results, tree))
+    }
+
+    /// The manifests at `base` that `settings` cover, read through the forge (symbolic
+    /// links refused).
+    pub(crate) async fn scan_at(
+        &self,
+        project: &Project,
+        base: &str,
+        settings: &ProjectSettings,
+        tree: &crate::scan::Tree,
+    ) -> Result<Vec<crate::scan::Manifest>, String> {
         let mut scan = Scan::new(self.plugins, &tree.files, settings);
         scan.refuse_links(&tree.links);
         loop {
@@ -657,11 +711,7 @@ impl Fleet<'_> {
                 scan.add(&path, manager, ecosystem, content);
             }
         }
-        // Links too: a symlinked lockfile blocks its manifest's update (never read).
-        let results = checker
-            .check(scan.finish(), &tree.all(), &|_, _, _| {})
-            .await;
-        Ok((results, tree))
+        Ok(scan.finish())
     }
 
     /// Lockfiles kept apart from their manifests, read once for the apply step (or why one
@@ -678,27 +728,39 @@ impl Fleet<'_> {
             let Some((path, _)) = &r.lockfile else {
                 continue;
             };
-            if path == &r.manifest.path || out.contains_key(path) {
-                continue;
-            }
-            if links.contains(path) {
-                let refused = crate::scan::ReadError::Symlink {
-                    path: path.clone(),
-                    via: None,
-                };
-                out.insert(path.clone(), Err(refused.to_string()));
-                continue;
-            }
-            if let Some(text) = self
-                .forge
-                .read_file(project, base, path)
-                .await
-                .map_err(forge_problem)?
-            {
-                let checked = crate::scan::check_size(path, text.len() as u64)
-                    .map(|()| text)
-                    .map_err(|e| e.to_string());
-                out.insert(path.clone(), checked);
+            // The lock, and the files its updater reads beside it (a workspace's other
+            // manifests, the tool's settings).
+            let wanted = std::iter::once(path).chain(&r.related_files);
+            for path in wanted {
+                if path == &r.manifest.path || out.contains_key(path) {
+                    continue;
+                }
+                if links.contains(path) {
+                    let refused = crate::scan::ReadError::Symlink {
+                        path: path.clone(),
+                        via: None,
+                    };
+                    out.insert(path.clone(), Err(refused.to_string()));
+                    continue;
+                }
+                // A manifest of this run is already read (and checked).
+                if let Some(m) = results.iter().find(|m| &m.manifest.path == path) {
+                    if m.manifest.result.is_ok() {
+                        out.insert(path.clone(), Ok(m.manifest.content.clone()));
+                        continue;
+                    }
+                }
+                if let Some(text) = self
+                    .forge
+                    .read_file(project, base, path)
+                    .await
+                    .map_err(forge_problem)?
+                {
+                    let checked = crate::scan::check_size(path, text.len() as u64)
+                        .map(|()| text)
+                        .map_err(|e| e.to_string());
+                    out.insert(path.clone(), checked);
+                }
             }
         }
         Ok(out)

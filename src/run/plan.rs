@@ -51,6 +51,8 @@ pub struct PlannedChange {
     pub entry: Option<usize>,
     pub open_limit: usize,
     pub rebase: bool,
+    /// Set for a security update: its files and advisories (see [`crate::security::mr`]).
+    pub security: Option<Arc<crate::security::mr::SecurityChange>>,
 }
 
 /// Label names per ecosystem, as Dependabot uses them.
@@ -172,7 +174,7 @@ fn group_of<'e>(entry: &'e EffectiveUpdate, update: &PlannedUpdate) -> Option<&'
 }
 
 /// `deps(deps-dev): bump` / `Bump`, after `commit-message`.
-fn lead(commit: &CommitMessage, development: bool) -> String {
+pub(crate) fn lead(commit: &CommitMessage, development: bool) -> String {
     let prefix = if development {
         commit
             .prefix_development
@@ -198,7 +200,7 @@ fn lead(commit: &CommitMessage, development: bool) -> String {
     }
 }
 
-fn location(directory: &str) -> String {
+pub(crate) fn location(directory: &str) -> String {
     if directory == "/" {
         String::new()
     } else {
@@ -208,7 +210,7 @@ fn location(directory: &str) -> String {
 
 /// The entry directory a manifest belongs to: its own, or the one whose `requirements/`
 /// folder holds it; under a glob entry, the manifest's own directory.
-fn directory_for(entry: Option<&EffectiveUpdate>, manifest_path: &str) -> String {
+pub(crate) fn directory_for(entry: Option<&EffectiveUpdate>, manifest_path: &str) -> String {
     let own = directory_of(manifest_path);
     entry
         .and_then(|e| {
@@ -450,6 +452,7 @@ fn change(
         rebase: entry
             .map(|e| e.rebase_strategy == crate::config::RebaseStrategy::Auto)
             .unwrap_or(true),
+        security: None,
     }
 }
 

@@ -34,6 +34,9 @@ pub(super) struct Context<'a> {
     pub lockfiles: &'a BTreeMap<String, Result<String, String>>,
     /// The `ecosystem:directory` scopes this run read; other merge requests are left alone.
     pub scopes: &'a BTreeSet<String>,
+    /// Keys of merge requests kept open although no change is planned for them (a security
+    /// fix that could not be worked out this run).
+    pub keep: &'a BTreeSet<String>,
     /// The run's fleet-wide budgets.
     pub budget: &'a RunBudget,
     /// The bot's merge requests opened in the project today (UTC), this run's included.
@@ -107,6 +110,7 @@ fn existing_report(e: &Existing, action: Action, reason: String) -> ChangeReport
         branch: mr.source_branch.clone(),
         ecosystem: e
             .key()
+            .map(|k| k.strip_prefix(crate::security::mr::KEY_PREFIX).unwrap_or(k))
             .and_then(|k| k.split(':').next())
             .map(str::to_string),
         scope: e.key().map(|k| scope_of(k).to_string()),
@@ -318,6 +322,9 @@ impl Context<'_> {
         &self,
         change: &PlannedChange,
     ) -> Result<(Vec<FileAction>, Vec<String>, Vec<String>), String> {
+        if let Some(security) = &change.security {
+            return security.actions();
+        }
         let sites: BTreeSet<(String, usize)> = change
             .updates
             .iter()
@@ -719,7 +726,22 @@ impl Context<'_> {
         let unreadable = self.results.iter().any(|r| r.manifest.result.is_err());
         for e in existing.iter_mut().filter(|e| e.is_open()) {
             let Some(meta) = e.meta.clone() else { continue };
-            if planned.contains(&meta.key) || !self.scopes.contains(scope_of(&meta.key)) {
+            if planned.contains(&meta.key)
+                || self.keep.contains(&meta.key)
+                || !self.scopes.contains(scope_of(&meta.key))
+            {
+                continue;
+            }
+            if crate::security::mr::is_security_key(&meta.key) {
+                let names: Vec<String> = meta.updates.iter().map(|u| u.name.clone()).collect();
+                let reason = format!(
+                    "no known advisory affects the locked {} any more",
+                    names.join(", ")
+                );
+                self.close_by_bot(e, &format!("Closing: {reason}.")).await?;
+                report
+                    .changes
+                    .push(existing_report(e, Action::Closed, reason));
                 continue;
             }
             if unreadable {

@@ -37,6 +37,8 @@ pub struct ServeSettings {
     /// Shared secret of `POST /webhook` (GitLab's `X-Gitlab-Token`) and `POST /run`
     /// (`Authorization: Bearer …`). Without it both endpoints are off.
     pub secret: Option<String>,
+    /// Where each run reads vulnerability advisories (`None`: no security merge requests).
+    pub advisories: Option<crate::security::fleet::AdvisorySource>,
 }
 
 /// What the worker does next.
@@ -131,6 +133,7 @@ struct Worker {
     /// The tick of the last scheduled run: the next one serves entries due since.
     last_tick: Option<DateTime<Utc>>,
     known: HashMap<String, Project>,
+    advisories: Option<crate::security::fleet::AdvisorySource>,
 }
 
 impl Worker {
@@ -192,7 +195,19 @@ impl Worker {
             Some(project) => Ok(vec![project]),
             None => self.list().await,
         };
+        // Advisories are read afresh by every run (its cache lives as long as the run).
+        let advisories = self.advisories.as_ref().and_then(|source| {
+            source
+                .open(
+                    http.clone(),
+                    std::time::Duration::from_secs(u64::from(self.operator.http.timeout_seconds)),
+                    self.operator.http.retries,
+                )
+                .map_err(|e| tracing::error!("security updates are off for this run: {e}"))
+                .ok()
+        });
         let mut fleet = Fleet::new(self.forge.as_ref(), &self.plugins, &self.operator, http);
+        fleet.advisories = advisories.map(Arc::new);
         fleet.now = now;
         fleet.window = window;
         fleet.focus = focus;
@@ -257,6 +272,7 @@ pub async fn start(
         shared: shared.clone(),
         last_tick: None,
         known: HashMap::new(),
+        advisories: settings.advisories.clone(),
     };
     let worker_task = tokio::spawn(async move {
         if let Err(e) = worker.list().await {

@@ -26,11 +26,22 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Run `updatebot ARGS` with a clean environment for registries.
+/// An empty OSV dump: the advisories of runs that do not test security updates (the public
+/// OSV API, the default, is not reachable from tests).
+pub fn no_advisories() -> PathBuf {
+    let dir = std::env::temp_dir().join("updatebot-tests-no-advisories");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Run `updatebot ARGS` with a clean environment for registries; advisories come from
+/// `--osv-dir`/`--osv-url` if ARGS give them, else from an empty dump.
 pub fn updatebot(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_updatebot"))
         .args(args)
         .env_remove("UPDATEBOT_LOG")
+        .env_remove("UPDATEBOT_OSV_URL")
+        .env("UPDATEBOT_OSV_DIR", no_advisories())
         .output()
         .expect("the updatebot binary runs")
 }

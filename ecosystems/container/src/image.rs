@@ -4,10 +4,11 @@
 //! * `name`: the image as written, without tag and digest (`nginx`, `ghcr.io/a/b`);
 //! * `current_value`: the tag, or `tag@digest` for a digest-pinned reference (one span, so
 //!   that tag and digest always move together);
-//! * `package_name`: the normalised repository (`docker.io/library/nginx`), or for a
-//!   digest-pinned reference the whole normalised reference
-//!   (`docker.io/library/nginx:1.25.3@sha256:…`): the registry then also resolves the
-//!   digests of the tags an update could move to (see [`crate::registry`]);
+//! * `package_name`: the normalised repository (`docker.io/library/nginx`); it is looked up
+//!   with the value in use (`docker.io/library/nginx:1.25.3`, or with its digest if pinned,
+//!   see the plugin's `lookup_name`): the registry then checks the platforms of the tags an
+//!   update could move to, and resolves their digests for a pinned one (see
+//!   [`crate::registry`]);
 //! * `registry_urls`: the registry API of the image's host (Docker Hub's is the ecosystem
 //!   default, which an operator registry with `replaces-base` replaces).
 
@@ -101,10 +102,7 @@ pub fn dependency(raw: &str, image: Option<&Located>, dep_type: &str) -> Depende
     let span = reference
         .value_range(text.len())
         .and_then(|(s, e)| image.span(s, e));
-    let package = match (&reference.tag, &reference.digest) {
-        (Some(tag), Some(digest)) => format!("{}:{tag}@{digest}", reference.repository()),
-        _ => reference.repository(),
-    };
+    let package = reference.repository();
     let mut dep = Dependency::new(
         reference.written_name.clone(),
         package,
@@ -155,7 +153,7 @@ mod tests {
         let image = format!("127.0.0.1:5000/team/app:1.0@{D}");
         let dep = dependency("", Some(&Located::at(&image, 0)), "image");
         assert_eq!(dep.name, "127.0.0.1:5000/team/app");
-        assert_eq!(dep.package_name, format!("127.0.0.1:5000/team/app:1.0@{D}"));
+        assert_eq!(dep.package_name, "127.0.0.1:5000/team/app");
         assert_eq!(dep.current_value, format!("1.0@{D}"));
         assert_eq!(dep.registry_urls, ["http://127.0.0.1:5000"]);
     }

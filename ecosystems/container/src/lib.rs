@@ -4,6 +4,7 @@
 
 pub mod dockerfile;
 pub mod image;
+pub mod manifest;
 pub mod plugin;
 pub mod reference;
 pub mod registry;

@@ -42,6 +42,14 @@ impl Plugin for ContainerPlugin {
         updatebot_core::RegistryStrategy::FirstFound
     }
 
+    fn lookup_name(&self, dep: &updatebot_core::Dependency) -> String {
+        if dep.current_value.is_empty() {
+            dep.package_name.clone()
+        } else {
+            format!("{}:{}", dep.package_name, dep.current_value)
+        }
+    }
+
     fn managers(&self) -> &[Box<dyn Manager>] {
         &self.managers
     }

@@ -4,16 +4,26 @@
 //!
 //! Two kinds of lookup, by package name (see [`crate::image`]):
 //! * `docker.io/library/nginx`: every tag is a release;
+//! * `docker.io/library/nginx:1.25.3`: the same, knowing the tag in use;
 //! * `docker.io/library/nginx:1.25.3@sha256:…` (a digest-pinned reference): the same tags,
 //!   and the tags an update could move to (the current tag and the newest
 //!   [`DIGEST_LOOKUPS`] compatible newer ones) carry the digest they point at now, as
-//!   `tag@digest`. The current tag appears with its digest only if that digest moved.
+//!   `tag@digest`. The current tag appears with its digest only if that digest moved, and
+//!   then with the time it moved (the newest build time of its images), for the settle time.
+//!
+//! When the tag in use is a multi-platform index, newer compatible tags that do not cover
+//! its platforms (a single-platform image, an index without `linux/arm64`) are marked unfit,
+//! so they are never proposed (see [`crate::manifest`]); the tag list of an image is asked
+//! once per run however many tags of it are in use.
 
+use crate::manifest::{self, Manifest};
 use crate::versioning::{parse_value, Docker};
 use async_trait::async_trait;
+use futures::FutureExt;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use updatebot_core::defaults::{DOCKER_HUB_ALIASES, DOCKER_HUB_DOMAIN, DOCKER_HUB_REGISTRY_URL};
 use updatebot_core::http::{
     Auth, Authorization, HttpClient, HttpError, Method, Request, Response, Secret, MIB,
@@ -37,10 +47,25 @@ const MAX_TAGS: usize = 100_000;
 /// Newer tags whose digest is looked up for a digest-pinned reference.
 pub const DIGEST_LOOKUPS: usize = 10;
 
-/// Bearer tokens obtained, per (registry origin, scope); shared by the plugin's registries.
+/// Newer tags whose platforms are checked against a multi-platform tag in use (newest first).
+pub const PLATFORM_CHECKS: usize = 10;
+/// Fitting tags found after which the platform check stops.
+const PLATFORM_FITS: usize = 2;
+/// Platform manifests of an index read for its build time, at most.
+const CREATED_LOOKUPS: usize = 8;
+/// How long a tag list is shared: one run (a `serve` process asks again on its next run).
+const TAGS_TTL: Duration = Duration::from_secs(15 * 60);
+
+type SharedTags = futures::future::Shared<
+    futures::future::BoxFuture<'static, Result<Arc<Vec<String>>, RegistryError>>,
+>;
+
+/// Bearer tokens obtained, per (registry origin, scope), and tag lists per repository;
+/// shared by the plugin's registries.
 #[derive(Default)]
 pub struct TokenCache {
     tokens: Mutex<HashMap<(String, String), Secret>>,
+    tags: Mutex<HashMap<String, (Instant, SharedTags)>>,
 }
 
 impl TokenCache {
@@ -55,6 +80,7 @@ impl TokenCache {
     }
 }
 
+#[derive(Clone)]
 pub struct OciRegistry {
     base: Url,
     shown: String,
@@ -153,6 +179,8 @@ struct Lookup {
     path: String,
     /// The full repository (`docker.io/library/nginx`), for messages.
     repository: String,
+    /// The tag in use, if the package names one.
+    tag: Option<String>,
     /// For a digest-pinned reference: its tag and digest.
     pinned: Option<(String, String)>,
 }
@@ -168,12 +196,19 @@ fn lookup_of(package: &str) -> Result<Lookup, String> {
         }
         None => (package, None),
     };
+    // `host:5000/team/app` has no tag; `host:5000/team/app:1.0` has.
+    let (name, tag) = match (&pinned, name.rsplit_once(':')) {
+        (Some((tag, _)), _) => (name, Some(tag.clone())),
+        (None, Some((n, t))) if !t.contains('/') && n.contains('/') => (n, Some(t.to_string())),
+        _ => (name, None),
+    };
     let (_, path) = name
         .split_once('/')
         .ok_or_else(|| format!("`{package}` has no registry host"))?;
     Ok(Lookup {
         path: path.to_string(),
         repository: name.to_string(),
+        tag,
         pinned,
     })
 }
@@ -470,6 +505,156 @@ impl OciRegistry {
         Ok(tags)
     }
 
+    /// The tag list of `path`, asked once for every lookup of the image in a run (lookups
+    /// of one image under different tags run at once and share the answer).
+    async fn shared_tags(
+        &self,
+        package: &str,
+        path: &str,
+    ) -> Result<Arc<Vec<String>>, RegistryError> {
+        let key = format!("{}|{path}", self.base);
+        let shared = {
+            let mut map = self
+                .tokens
+                .tags
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match map.get(&key) {
+                Some((at, shared)) if at.elapsed() < TAGS_TTL => shared.clone(),
+                _ => {
+                    let me = self.clone();
+                    let (package, path) = (package.to_string(), path.to_string());
+                    let shared = async move { me.tags(&package, &path).await.map(Arc::new) }
+                        .boxed()
+                        .shared();
+                    map.insert(key, (Instant::now(), shared.clone()));
+                    shared
+                }
+            }
+        };
+        shared.await
+    }
+
+    /// The manifest `reference` (a tag or digest) names (`None`: there is none).
+    async fn manifest(
+        &self,
+        package: &str,
+        path: &str,
+        reference: &str,
+    ) -> Result<Option<Manifest>, RegistryError> {
+        let scope = format!("repository:{path}:pull");
+        let url = self.url_for(&format!("v2/{path}/manifests/{reference}"))?;
+        let response = self
+            .call(Method::Get, &url, MANIFEST_ACCEPT, package, &scope)
+            .await?;
+        if response.status == 404 {
+            return Ok(None);
+        }
+        if !response.is_success() {
+            return Err(self.status_error(package, &response));
+        }
+        manifest::parse(&response.body, response.header("content-type"))
+            .map(Some)
+            .map_err(|detail| RegistryError::Malformed {
+                package: package.to_string(),
+                registry: self.shown.clone(),
+                detail: format!("the manifest of `{reference}`: {detail}"),
+            })
+    }
+
+    /// Newer compatible tags that cannot replace a multi-platform `current`, with why. The
+    /// newest are checked first, until [`PLATFORM_FITS`] fit or [`PLATFORM_CHECKS`] were
+    /// read; older ones are then unfit as not checked, so nothing unchecked is proposed.
+    /// The current tag's manifest unreadable: no check (as for a single-platform image); a
+    /// candidate's unreadable: that candidate is unfit, with the registry's answer.
+    async fn platform_check(
+        &self,
+        package: &str,
+        path: &str,
+        current: &str,
+        tags: &[String],
+    ) -> Result<HashMap<String, String>, RegistryError> {
+        let mut unfit = HashMap::new();
+        if !tags.iter().any(|t| t == current) {
+            return Ok(unfit);
+        }
+        let have = match self.manifest(package, path, current).await {
+            Ok(Some(have)) => have,
+            Ok(None) => return Ok(unfit),
+            // Unreadable (a registry that answers HEAD but refuses GET): no check.
+            Err(_) => return Ok(unfit),
+        };
+        if !matches!(&have, Manifest::Index { platforms, .. } if platforms.len() >= 2) {
+            return Ok(unfit);
+        }
+        let mut newer = newer_compatible(current, tags);
+        let (mut checked, mut fits) = (0, 0);
+        for tag in newer.drain(..) {
+            if fits == PLATFORM_FITS || checked == PLATFORM_CHECKS {
+                unfit.insert(
+                    tag,
+                    format!(
+                        "was not checked for the platforms `{current}` covers (only the newest tags are)"
+                    ),
+                );
+                continue;
+            }
+            checked += 1;
+            match self.manifest(package, path, &tag).await {
+                Ok(Some(candidate)) => match manifest::uncovered(&have, &candidate) {
+                    Some(why) => {
+                        unfit.insert(tag, why);
+                    }
+                    None => fits += 1,
+                },
+                Ok(None) => {
+                    unfit.insert(tag, "has no manifest".into());
+                }
+                Err(e) => {
+                    unfit.insert(tag, format!("could not be checked for platforms: {e}"));
+                }
+            }
+        }
+        Ok(unfit)
+    }
+
+    /// When the image `digest` names was built: its config's `created`, for an index the
+    /// newest of its images'. `None` when the registry does not say (or says it badly).
+    async fn created(&self, package: &str, path: &str, digest: &str) -> Option<String> {
+        let configs = match self.manifest(package, path, digest).await.ok()?? {
+            Manifest::Image { config } => vec![config?],
+            Manifest::Index { manifests, .. } => {
+                let mut configs = Vec::new();
+                for m in manifests.iter().take(CREATED_LOOKUPS) {
+                    if let Ok(Some(Manifest::Image { config: Some(c) })) =
+                        self.manifest(package, path, m).await
+                    {
+                        configs.push(c);
+                    }
+                }
+                configs
+            }
+        };
+        let scope = format!("repository:{path}:pull");
+        let mut newest: Option<String> = None;
+        for config in configs {
+            let url = self.url_for(&format!("v2/{path}/blobs/{config}")).ok()?;
+            let Ok(response) = self.call(Method::Get, &url, "*/*", package, &scope).await else {
+                continue;
+            };
+            if !response.is_success() {
+                continue;
+            }
+            if let Some(created) = manifest::config_created(&response.body) {
+                // RFC 3339 in UTC sorts as text.
+                if newest.as_ref().is_none_or(|n| created > *n) {
+                    newest = Some(created);
+                }
+            }
+        }
+        newest
+    }
+
     /// The digest `tag` points at now (`None`: the tag has no manifest).
     pub async fn digest(
         &self,
@@ -527,6 +712,19 @@ fn hex(bytes: &[u8]) -> String {
 /// first — the current tag and up to [`DIGEST_LOOKUPS`] newer compatible ones (stable ones
 /// only, unless the current tag is a pre-release).
 fn digest_candidates(current: &str, tags: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = newer_compatible(current, tags)
+        .into_iter()
+        .take(DIGEST_LOOKUPS)
+        .collect();
+    if tags.iter().any(|t| t == current) {
+        out.push(current.to_string());
+    }
+    out
+}
+
+/// The tags an update of `current` could move to, newest first: compatible (same suffix
+/// and precision), newer, and stable unless the current tag is a pre-release.
+fn newer_compatible(current: &str, tags: &[String]) -> Vec<String> {
     let scheme = Docker;
     let pre = scheme.is_prerelease(current);
     let mut newer: Vec<&String> = tags
@@ -538,11 +736,7 @@ fn digest_candidates(current: &str, tags: &[String]) -> Vec<String> {
         })
         .collect();
     newer.sort_by(|a, b| scheme.compare(b, a).unwrap_or(std::cmp::Ordering::Equal));
-    let mut out: Vec<String> = newer.into_iter().take(DIGEST_LOOKUPS).cloned().collect();
-    if tags.iter().any(|t| t == current) {
-        out.push(current.to_string());
-    }
-    out
+    newer.into_iter().cloned().collect()
 }
 
 #[async_trait]
@@ -556,8 +750,9 @@ impl Registry for OciRegistry {
             url: self.shown.clone(),
             detail,
         })?;
-        let tags = self.tags(package, &lookup.path).await?;
+        let tags = self.shared_tags(package, &lookup.path).await?;
         let mut digests: HashMap<String, String> = HashMap::new();
+        let mut moved_at: Option<String> = None;
         if let Some((current, current_digest)) = &lookup.pinned {
             let wanted = digest_candidates(current, &tags);
             let answers = futures::future::join_all(
@@ -572,15 +767,33 @@ impl Registry for OciRegistry {
                     if tag == current && &digest == current_digest {
                         continue;
                     }
+                    if tag == current {
+                        moved_at = self.created(package, &lookup.path, &digest).await;
+                    }
                     digests.insert(tag.clone(), digest);
                 }
             }
         }
+        let unfit = match &lookup.tag {
+            Some(current) => {
+                self.platform_check(package, &lookup.path, current, &tags)
+                    .await?
+            }
+            None => HashMap::new(),
+        };
+        let current_tag = lookup.tag.as_deref();
         let releases = tags
-            .into_iter()
-            .map(|tag| match digests.get(&tag) {
-                Some(digest) => Release::new(format!("{tag}@{digest}")),
-                None => Release::new(tag),
+            .iter()
+            .map(|tag| {
+                let mut release = match digests.get(tag) {
+                    Some(digest) => Release::new(format!("{tag}@{digest}")),
+                    None => Release::new(tag.clone()),
+                };
+                if Some(tag.as_str()) == current_tag && digests.contains_key(tag) {
+                    release.released_at = moved_at.clone();
+                }
+                release.unfit = unfit.get(tag).cloned();
+                release
             })
             .collect();
         Ok(ReleaseList {
@@ -706,6 +919,17 @@ mod tests {
             .and(path("/v2/team/app/manifests/1.0"))
             .and(header("authorization", "Bearer T"))
             .respond_with(ResponseTemplate::new(200).insert_header("docker-content-digest", D1))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v2/team/app/manifests/1.0"))
+            .and(header("authorization", "Bearer T"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"digest": "sha256:c", "size": 1},
+                "layers": [],
+            })))
             .mount(&server)
             .await;
         Mock::given(wiremock::matchers::any())
@@ -881,6 +1105,21 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("another host"), "{e}");
+    }
+
+    #[test]
+    fn lookups_know_the_tag_in_use() {
+        let l = lookup_of("127.0.0.1:5000/team/app:1.0").unwrap();
+        assert_eq!(
+            (l.path.as_str(), l.tag.as_deref()),
+            ("team/app", Some("1.0"))
+        );
+        let l = lookup_of("127.0.0.1:5000/team/app").unwrap();
+        assert_eq!((l.path.as_str(), l.tag), ("team/app", None));
+        let l = lookup_of(&format!("127.0.0.1:5000/team/app:1.0@{D1}")).unwrap();
+        assert_eq!(l.tag.as_deref(), Some("1.0"));
+        assert_eq!(l.repository, "127.0.0.1:5000/team/app");
+        assert_eq!(l.pinned, Some(("1.0".to_string(), D1.to_string())));
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub mod version;
 
 pub use dependency::{Constraints, Dependency, PackageFile, SkipReason, Span};
 pub use ecosystem::Ecosystem;
-pub use lockfile::{LockError, LockOutput, LockRequest, LockfileUpdater, Lookup, PlannedUpdate};
+pub use lockfile::{
+    Dependent, LockError, LockOutput, LockRequest, LockedPackage, LockfileUpdater, Lookup,
+    PlannedUpdate, Requirement,
+};
 pub use manifest::{Manager, ManifestError};
 pub use plugin::{Plugin, RegistryStrategy};
 pub use registry::{Registry, RegistryError, Release, ReleaseFile, ReleaseList};

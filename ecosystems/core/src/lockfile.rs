@@ -80,6 +80,12 @@ pub trait Lookup: Send + Sync {
     fn tool_settings(&self, _kind: &str) -> crate::tool::ToolSettings {
         crate::tool::ToolSettings::default()
     }
+
+    /// The files [`LockfileUpdater::related_files`] named for this lock (workspace
+    /// manifests, tool settings), readable with [`Lookup::read_file`]. Default: none.
+    fn related_files(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// What a lockfile update produced beyond the lockfile's own text.
@@ -91,6 +97,43 @@ pub struct LockOutput {
     pub other_files: Vec<(String, String)>,
     /// How it was made (`native`, `poetry 2.5.1`), for reports.
     pub engine: Option<String>,
+}
+
+/// A package a lockfile installs, declared by the project or pulled in by another package.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LockedPackage {
+    /// The registry name.
+    pub name: String,
+    pub version: String,
+    /// Installed only for development (npm `dev`, Poetry's non-main groups, Pipfile's
+    /// `develop`).
+    pub development: bool,
+}
+
+/// A locked package that depends on another one, with the range it asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependent {
+    /// The registry name (for the project itself: its manifest path).
+    pub name: String,
+    pub version: String,
+    /// The range asked for, in `scheme`; `None` when the lock does not record it (ask
+    /// [`LockfileUpdater::requirement`] of the dependent's release).
+    pub range: Option<String>,
+    pub scheme: &'static str,
+    /// The dependent is the project itself (the root or a workspace): its manifest says
+    /// what it asks for.
+    pub project: bool,
+}
+
+/// What a release of a package asks for another package.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Requirement {
+    /// It does not depend on it.
+    Absent,
+    /// It asks for this range, in `scheme`.
+    Range { range: String, scheme: &'static str },
+    /// It cannot be told without running or building something; the text says why.
+    Unknown(String),
 }
 
 /// Keeps one kind of lockfile in line with its manifest.
@@ -124,6 +167,49 @@ pub trait LockfileUpdater: Send + Sync {
             content: self.update(request).await?,
             ..LockOutput::default()
         })
+    }
+
+    /// Every package the lockfile installs, transitive ones too (for matching advisories).
+    /// `None`: this updater's lockfiles do not list packages (the manifest is the lock).
+    fn locked_packages(
+        &self,
+        _lock_path: &str,
+        _lock: &str,
+    ) -> Option<Result<Vec<LockedPackage>, LockError>> {
+        None
+    }
+
+    /// The locked packages that depend on `package` at `version`, and what each asks for.
+    /// `Ok(None)`: the lockfile does not record its dependency graph. Updates of a package
+    /// the manifest does not declare (`PlannedUpdate::new_value` `None`) are made only where
+    /// every dependent admits the new version.
+    async fn dependents(
+        &self,
+        _lock_path: &str,
+        _lock: &str,
+        _package: &str,
+        _version: &str,
+        _lookup: &dyn Lookup,
+    ) -> Result<Option<Vec<Dependent>>, LockError> {
+        Ok(None)
+    }
+
+    /// What `release` of `parent` asks for `package` (from the registry's metadata).
+    async fn requirement(
+        &self,
+        _parent: &str,
+        _release: &Release,
+        _package: &str,
+        _lookup: &dyn Lookup,
+    ) -> Requirement {
+        Requirement::Unknown("this lockfile's packages are not read".into())
+    }
+
+    /// Other repository files an update of `lock_path` reads besides the manifest and the
+    /// lock (the workspace's other manifests, a tool's settings files), so that they are
+    /// fetched for it. Default: none.
+    fn related_files(&self, _lock_path: &str, _repo_files: &[String]) -> Vec<String> {
+        Vec::new()
     }
 
     /// Whether the manifest at `manifest_path` is only the source of another, compiled file

@@ -41,6 +41,14 @@ pub trait Plugin: Send + Sync {
         http: Arc<HttpClient>,
     ) -> Result<Arc<dyn Registry>, RegistryError>;
 
+    /// The name `dep` is looked up under, which is also what the run's lookup cache keys on:
+    /// its package name by default. Container images add the value in use
+    /// (`docker.io/library/nginx:1.25.3`, `…:1.25.3@sha256:…`), which their registry needs
+    /// to check platforms and resolve digests.
+    fn lookup_name(&self, dep: &crate::Dependency) -> String {
+        dep.package_name.clone()
+    }
+
     /// How the answers of several registries for one package combine. Default: merged.
     fn registry_strategy(&self) -> RegistryStrategy {
         RegistryStrategy::Merge

@@ -136,6 +136,9 @@ pub struct Release {
     pub yanked_reason: Option<String>,
     /// Upload time, RFC 3339, when the registry says.
     pub released_at: Option<String>,
+    /// Why the registry found this release unfit to propose (a container tag that does not
+    /// cover the platforms of the one in use): never proposed, and the reason is shown.
+    pub unfit: Option<String>,
     /// What the release needs from its environment: `python` → `>=3.8`.
     pub constraints: BTreeMap<String, String>,
     pub files: Vec<ReleaseFile>,
@@ -152,6 +155,7 @@ impl Release {
             yanked: false,
             yanked_reason: None,
             released_at: None,
+            unfit: None,
             constraints: BTreeMap::new(),
             files: Vec::new(),
             metadata: None,

@@ -54,7 +54,14 @@ impl Plugin for NpmPlugin {
     }
 
     fn context_files(&self) -> &[&'static str] {
-        &[".npmrc", "package-lock.json", "npm-shrinkwrap.json"]
+        &[
+            ".npmrc",
+            "package-lock.json",
+            "npm-shrinkwrap.json",
+            "pnpm-lock.yaml",
+            "yarn.lock",
+            "bun.lock",
+        ]
     }
 
     fn contextualize(

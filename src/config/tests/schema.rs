@@ -82,6 +82,10 @@ fn schema_keys_match_the_parser() {
         ),
         (format!("{d}/cooldown/properties"), set(keys::COOLDOWN_KEYS)),
         (
+            format!("{d}/securityUpdates/properties"),
+            set(keys::SECURITY_KEYS),
+        ),
+        (
             format!("{d}/branchName/properties"),
             set(keys::BRANCH_NAME_KEYS),
         ),

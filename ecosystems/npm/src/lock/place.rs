@@ -194,6 +194,10 @@ impl Placer<'_> {
     }
 
     /// Who depends on the package at `location`, and with what edge.
+    pub fn dependents_of(&self, location: &str) -> Vec<(String, Edge)> {
+        self.dependents(location)
+    }
+
     fn dependents(&self, location: &str) -> Vec<(String, Edge)> {
         reachable(&self.packages)
             .into_iter()
@@ -211,7 +215,7 @@ impl Placer<'_> {
 
     /// Write the entry for `release` at `location` (a copy of the subtree under it is the
     /// caller's business).
-    fn put(&mut self, location: &str, real: &str, release: &Release) -> Result<(), LockError> {
+    pub fn put(&mut self, location: &str, real: &str, release: &Release) -> Result<(), LockError> {
         if self.overridden.contains(real) {
             return Err(self.needs_npm(format!("`{real}` is overridden in package.json")));
         }

@@ -1,14 +1,21 @@
-//! The `package-lock.json` / `npm-shrinkwrap.json` updater (lockfile versions 2 and 3), and
-//! the lockfiles that need their own tool.
+//! The `package-lock.json` / `npm-shrinkwrap.json` updater (lockfile versions 2 and 3
+//! natively, version 1 through npm), and the lockfiles only their own tool writes (yarn,
+//! pnpm; bun's are reported as needing bun).
 
 use super::doc::{failed, nice, LockDoc};
 use super::place::{Placer, Resolved};
+use super::tools::{self, Tool, ToolFailure};
 use super::tree::{edges, problems};
 use super::{flags, legacy};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
-use updatebot_core::{LockError, LockRequest, LockfileUpdater};
+use updatebot_core::registry::Release;
+use updatebot_core::tool::Engine;
+use updatebot_core::{
+    Dependent, LockError, LockOutput, LockRequest, LockedPackage, LockfileUpdater, Lookup,
+    Requirement,
+};
 
 pub const UPDATER: &str = "package-lock";
 
@@ -16,11 +23,21 @@ fn dir_of(path: &str) -> &str {
     path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
 }
 
-/// The nearest file named one of `names` in the manifest's folder or above it.
-fn nearest(manifest_path: &str, names: &[&str], repo_files: &[String]) -> Option<String> {
+/// Lockfile names, in the order they win when one folder has several.
+pub const LOCK_NAMES: [&str; 6] = [
+    "npm-shrinkwrap.json",
+    "package-lock.json",
+    "pnpm-lock.yaml",
+    "yarn.lock",
+    "bun.lock",
+    "bun.lockb",
+];
+
+/// The nearest lockfile of any kind in the manifest's folder or above it.
+pub fn nearest_lock(manifest_path: &str, repo_files: &[String]) -> Option<String> {
     let mut dir = Some(dir_of(manifest_path));
     while let Some(d) = dir {
-        for name in names {
+        for name in LOCK_NAMES {
             let candidate = if d.is_empty() {
                 name.to_string()
             } else {
@@ -33,6 +50,43 @@ fn nearest(manifest_path: &str, names: &[&str], repo_files: &[String]) -> Option
         dir = if d.is_empty() { None } else { Some(dir_of(d)) };
     }
     None
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Run `tool` on the request's lock (the operator's settings for its kind permitting);
+/// `why_not_native` says why updatebot's own code does not do it.
+async fn by_tool(
+    tool: Tool,
+    request: &LockRequest<'_>,
+    why_not_native: &str,
+) -> Result<LockOutput, LockError> {
+    let settings = request.lookup.tool_settings(tool.kind());
+    let needs = |reason: String| LockError::NeedsTool {
+        lockfile: request.lock_path.to_string(),
+        tool: tool.program_name().to_string(),
+        reason,
+    };
+    if settings.engine == Engine::Native {
+        return Err(needs(format!(
+            "{why_not_native}; the engine for {} is `native`",
+            tool.kind()
+        )));
+    }
+    match tools::update(tool, request, &settings).await {
+        Ok((mut out, version)) => {
+            out.engine = Some(
+                format!("{} {version}", tool.program_name())
+                    .trim()
+                    .to_string(),
+            );
+            Ok(out)
+        }
+        Err(ToolFailure::Unavailable(why)) => Err(needs(format!("{why_not_native}, and {why}"))),
+        Err(ToolFailure::Failed(why)) => Err(failed(request.lock_path, why)),
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -111,26 +165,100 @@ impl LockfileUpdater for PackageLock {
         _manifest: &str,
         repo_files: &[String],
     ) -> Option<String> {
-        if manifest_path.rsplit('/').next() != Some("package.json") {
+        if file_name(manifest_path) != "package.json" {
             return None;
         }
-        nearest(
-            manifest_path,
-            &["npm-shrinkwrap.json", "package-lock.json"],
-            repo_files,
-        )
+        nearest_lock(manifest_path, repo_files)
+            .filter(|lock| matches!(file_name(lock), "npm-shrinkwrap.json" | "package-lock.json"))
+    }
+
+    fn related_files(&self, lock_path: &str, repo_files: &[String]) -> Vec<String> {
+        tools::related_files(lock_path, repo_files)
+    }
+
+    fn locked_packages(
+        &self,
+        lock_path: &str,
+        lock: &str,
+    ) -> Option<Result<Vec<LockedPackage>, LockError>> {
+        Some(super::graph::locked_packages(lock_path, lock))
+    }
+
+    async fn dependents(
+        &self,
+        lock_path: &str,
+        lock: &str,
+        package: &str,
+        version: &str,
+        _lookup: &dyn Lookup,
+    ) -> Result<Option<Vec<Dependent>>, LockError> {
+        super::graph::dependents(lock_path, lock, package, version).map(Some)
+    }
+
+    async fn requirement(
+        &self,
+        _parent: &str,
+        release: &Release,
+        package: &str,
+        _lookup: &dyn Lookup,
+    ) -> Requirement {
+        super::graph::requirement(release, package)
     }
 
     async fn update(&self, request: LockRequest<'_>) -> Result<String, LockError> {
+        self.update_files(request).await.map(|o| o.content)
+    }
+
+    async fn update_files(&self, request: LockRequest<'_>) -> Result<LockOutput, LockError> {
+        let doc = LockDoc::parse(request.lock_path, request.lock_content)?;
+        let settings = request.lookup.tool_settings(Tool::Npm.kind());
+        if doc.version >= 2 && settings.engine != Engine::Tool {
+            return match self.native(&request, doc).await {
+                Ok(content) => Ok(LockOutput {
+                    content,
+                    engine: Some("native".into()),
+                    ..LockOutput::default()
+                }),
+                // What the native engine cannot make exact (an overridden package, a peer
+                // conflict, bundled dependencies) npm itself may, where the operator allows it.
+                Err(LockError::NeedsTool { reason, .. }) if settings.engine == Engine::Auto => {
+                    by_tool(Tool::Npm, &request, &reason).await
+                }
+                Err(e) => Err(e),
+            };
+        }
+        let why = if doc.version < 2 {
+            format!(
+                "lockfileVersion {} is only updated by npm itself",
+                doc.version
+            )
+        } else {
+            format!("the engine for {} is `tool`", Tool::Npm.kind())
+        };
+        by_tool(Tool::Npm, &request, &why).await
+    }
+}
+
+impl PackageLock {
+    /// The native update of a v2/v3 lock.
+    async fn native(
+        &self,
+        request: &LockRequest<'_>,
+        mut doc: LockDoc,
+    ) -> Result<String, LockError> {
         let path = request.lock_path;
-        let mut doc = LockDoc::parse(path, request.lock_content)?;
-        if doc.version < 2 {
+        // An override moves the package wherever it is in the tree: npm's own resolution.
+        if let Some(u) = request
+            .updates
+            .iter()
+            .find(|u| u.dependency.dep_type == "overrides")
+        {
             return Err(LockError::NeedsTool {
                 lockfile: path.to_string(),
                 tool: "npm".into(),
                 reason: format!(
-                    "lockfileVersion {} is only updated by npm itself",
-                    doc.version
+                    "`{}` is an override, which changes what npm resolves everywhere",
+                    u.dependency.name
                 ),
             });
         }
@@ -198,19 +326,29 @@ impl LockfileUpdater for PackageLock {
             let name = &update.dependency.name;
             let edge = edges(&placer.packages, &declarer)
                 .into_iter()
-                .find(|e| &e.name == name)
-                .ok_or_else(|| {
-                    failed(
+                .find(|e| &e.name == name);
+            match edge {
+                Some(edge) => {
+                    placer
+                        .update_direct(&declarer, &edge, update.release)
+                        .await?
+                }
+                // A package the manifest does not declare moves through the lock alone.
+                None if update.new_value.is_none() => {
+                    placer
+                        .update_transitive(&update.dependency.package_name, update.release)
+                        .await?
+                }
+                None => {
+                    return Err(failed(
                         path,
                         format!(
                             "`{name}` is not a dependency of `{}`",
                             request.manifest_path
                         ),
-                    )
-                })?;
-            placer
-                .update_direct(&declarer, &edge, update.release)
-                .await?;
+                    ))
+                }
+            }
         }
         placer.prune();
         let after_flags = flags::compute(&placer.packages);
@@ -241,16 +379,10 @@ impl LockfileUpdater for PackageLock {
     }
 }
 
-/// Lockfiles only their own tool updates: yarn's, pnpm's, bun's.
+/// Lockfiles only their own tool writes: yarn's and pnpm's, run through the sandboxed tool
+/// runner; bun's are reported as needing bun.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ToolLocks;
-
-const TOOL_LOCKS: [(&str, &str); 4] = [
-    ("yarn.lock", "yarn"),
-    ("pnpm-lock.yaml", "pnpm"),
-    ("bun.lockb", "bun"),
-    ("bun.lock", "bun"),
-];
 
 #[async_trait]
 impl LockfileUpdater for ToolLocks {
@@ -264,30 +396,63 @@ impl LockfileUpdater for ToolLocks {
         _manifest: &str,
         repo_files: &[String],
     ) -> Option<String> {
-        if manifest_path.rsplit('/').next() != Some("package.json") {
+        if file_name(manifest_path) != "package.json" {
             return None;
         }
-        let names: Vec<&str> = TOOL_LOCKS.iter().map(|(n, _)| *n).collect();
-        nearest(manifest_path, &names, repo_files)
-    }
-
-    fn preflight(&self, lock_path: &str) -> Result<(), LockError> {
-        let tool = TOOL_LOCKS
-            .iter()
-            .find(|(name, _)| lock_path.ends_with(name))
-            .map(|(_, tool)| *tool)
-            .unwrap_or("its tool");
-        Err(LockError::NeedsTool {
-            lockfile: lock_path.to_string(),
-            tool: tool.to_string(),
-            reason: "updating this lockfile is not supported yet, so the manifest is left as it is"
-                .into(),
+        nearest_lock(manifest_path, repo_files).filter(|lock| {
+            matches!(
+                file_name(lock),
+                "yarn.lock" | "pnpm-lock.yaml" | "bun.lock" | "bun.lockb"
+            )
         })
     }
 
+    fn related_files(&self, lock_path: &str, repo_files: &[String]) -> Vec<String> {
+        tools::related_files(lock_path, repo_files)
+    }
+
+    fn preflight(&self, lock_path: &str) -> Result<(), LockError> {
+        if file_name(lock_path).starts_with("bun.lock") {
+            return Err(LockError::NeedsTool {
+                lockfile: lock_path.to_string(),
+                tool: "bun".into(),
+                reason:
+                    "updating bun's lockfile is not supported yet, so the manifest is left as it is"
+                        .into(),
+            });
+        }
+        Ok(())
+    }
+
     async fn update(&self, request: LockRequest<'_>) -> Result<String, LockError> {
-        self.preflight(request.lock_path)
-            .map(|()| request.lock_content.to_string())
+        self.update_files(request).await.map(|o| o.content)
+    }
+
+    async fn update_files(&self, request: LockRequest<'_>) -> Result<LockOutput, LockError> {
+        self.preflight(request.lock_path)?;
+        let path = request.lock_path;
+        let tool = if file_name(path) == "pnpm-lock.yaml" {
+            super::pnpm::parse(request.lock_content)
+                .map_err(|e| failed(path, format!("cannot be read: {e}")))?;
+            Tool::Pnpm
+        } else {
+            match super::yarn::parse(request.lock_content)
+                .map_err(|e| failed(path, format!("cannot be read: {e}")))?
+                .flavor
+            {
+                super::yarn::Flavor::Classic => Tool::YarnClassic,
+                super::yarn::Flavor::Berry => Tool::YarnBerry,
+            }
+        };
+        by_tool(
+            tool,
+            &request,
+            &format!(
+                "updatebot has no native engine for {}'s lock",
+                tool.describe()
+            ),
+        )
+        .await
     }
 }
 
@@ -348,6 +513,7 @@ mod tests {
         );
         add("lru-cache", &[("6.0.0", &[("yallist", "^4.0.0")])], "6.0.0");
         add("yallist", &[("4.0.0", &[])], "4.0.0");
+        add("parent", &[("1.0.0", &[("ms", "^2.1.0")])], "1.0.0");
         Registry(m)
     }
 
@@ -362,6 +528,14 @@ mod tests {
                     package: package.into(),
                     registry: "memory".into(),
                 })
+        }
+
+        /// No tool runs here: what needs one says so.
+        fn tool_settings(&self, _kind: &str) -> updatebot_core::tool::ToolSettings {
+            updatebot_core::tool::ToolSettings {
+                engine: Engine::Native,
+                ..Default::default()
+            }
         }
     }
 
@@ -477,6 +651,73 @@ mod tests {
             locations(&back),
             [("node_modules/semver".into(), "5.7.2".into())]
         );
+    }
+
+    async fn transitive(lock: &str, name: &str, version: &str) -> Result<String, LockError> {
+        let reg = registry();
+        let list = reg.0[name].clone();
+        let release = list.release(version).unwrap().clone();
+        let dep = Dependency::new(name, name, "", None, "npm");
+        let planned = [PlannedUpdate {
+            dependency: &dep,
+            new_value: None,
+            new_version: version,
+            release: &release,
+            releases: &list,
+        }];
+        let doc: Value = serde_json::from_str(lock).unwrap();
+        let manifest = serde_json::json!({"name": "demo", "version": "1.0.0", "dependencies": doc["packages"][""]["dependencies"]}).to_string();
+        let manifest = manifest.as_str();
+        PackageLock
+            .update(LockRequest {
+                manifest_path: "package.json",
+                manifest_before: manifest,
+                manifest_after: manifest,
+                lock_path: "package-lock.json",
+                lock_content: lock,
+                updates: &planned,
+                lookup: &reg,
+            })
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_transitive_dependency_moves_through_the_lock_where_its_dependents_admit_it() {
+        let lock = lock_v3(serde_json::json!({
+            "": {"name": "demo", "version": "1.0.0", "dependencies": {"parent": "^1.0.0", "debug": "4.3.4"}},
+            "node_modules/debug": {"version": "4.3.4", "resolved": "http://reg/debug/-/debug-4.3.4.tgz", "integrity": "sha512-debug4.3.4", "dependencies": {"ms": "2.1.2"}},
+            "node_modules/debug/node_modules/ms": {"version": "2.1.2", "resolved": "http://reg/ms/-/ms-2.1.2.tgz", "integrity": "sha512-ms2.1.2"},
+            "node_modules/ms": {"version": "2.1.2", "resolved": "http://reg/ms/-/ms-2.1.2.tgz", "integrity": "sha512-ms2.1.2"},
+            "node_modules/parent": {"version": "1.0.0", "resolved": "http://reg/parent/-/parent-1.0.0.tgz", "integrity": "sha512-parent1.0.0", "dependencies": {"ms": "^2.1.0"}}
+        }));
+        // debug pins ms 2.1.2 exactly: the nested copy cannot move, and the update says who.
+        let err = transitive(&lock, "ms", "2.1.3").await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("debug requires `ms@2.1.2`, which does not admit 2.1.3"),
+            "{err}"
+        );
+        // Without debug's copy, the shared one moves.
+        let mut doc: Value = serde_json::from_str(&lock).unwrap();
+        let packages = doc["packages"].as_object_mut().unwrap();
+        packages.remove("node_modules/debug/node_modules/ms");
+        packages.remove("node_modules/debug");
+        packages[""]["dependencies"]
+            .as_object_mut()
+            .unwrap()
+            .remove("debug");
+        let lock = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+        let out = transitive(&lock, "ms", "2.1.3").await.unwrap();
+        assert_eq!(
+            locations(&out),
+            [
+                ("node_modules/ms".into(), "2.1.3".into()),
+                ("node_modules/parent".into(), "1.0.0".into()),
+            ]
+        );
+        // Already there: nothing to do; not locked at all: an error.
+        assert_eq!(transitive(&out, "ms", "2.1.3").await.unwrap(), out);
+        assert!(transitive(&out, "yallist", "4.0.0").await.is_err());
     }
 
     #[tokio::test]

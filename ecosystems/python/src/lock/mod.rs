@@ -16,6 +16,7 @@
 //! The operator picks per kind: `native`, `tool`, or `auto` (native when exact, else the
 //! tool, else "needs <tool>").
 
+pub mod graph;
 pub mod locked;
 pub mod metadata;
 pub mod pip_compile;

@@ -312,6 +312,24 @@ impl LockfileUpdater for PipfileLock {
         (file_name(manifest_path) == "Pipfile" && repo_files.contains(&lock)).then_some(lock)
     }
 
+    fn locked_packages(
+        &self,
+        lock_path: &str,
+        lock: &str,
+    ) -> Option<Result<Vec<updatebot_core::LockedPackage>, LockError>> {
+        Some(super::graph::pipfile_packages(lock_path, lock))
+    }
+
+    async fn requirement(
+        &self,
+        parent: &str,
+        release: &updatebot_core::Release,
+        package: &str,
+        lookup: &dyn updatebot_core::Lookup,
+    ) -> updatebot_core::Requirement {
+        super::graph::requirement(&self.cache, parent, release, package, lookup).await
+    }
+
     async fn update(&self, request: LockRequest<'_>) -> Result<String, LockError> {
         self.update_files(request).await.map(|o| o.content)
     }

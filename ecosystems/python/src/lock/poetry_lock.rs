@@ -464,6 +464,35 @@ impl LockfileUpdater for PoetryLock {
         (file_name(manifest_path) == "pyproject.toml" && repo_files.contains(&lock)).then_some(lock)
     }
 
+    fn locked_packages(
+        &self,
+        lock_path: &str,
+        lock: &str,
+    ) -> Option<Result<Vec<updatebot_core::LockedPackage>, LockError>> {
+        Some(super::graph::poetry_packages(lock_path, lock))
+    }
+
+    async fn dependents(
+        &self,
+        lock_path: &str,
+        lock: &str,
+        package: &str,
+        _version: &str,
+        _lookup: &dyn updatebot_core::Lookup,
+    ) -> Result<Option<Vec<updatebot_core::Dependent>>, LockError> {
+        super::graph::poetry_dependents(lock_path, lock, package).map(Some)
+    }
+
+    async fn requirement(
+        &self,
+        parent: &str,
+        release: &updatebot_core::Release,
+        package: &str,
+        lookup: &dyn updatebot_core::Lookup,
+    ) -> updatebot_core::Requirement {
+        super::graph::requirement(&self.cache, parent, release, package, lookup).await
+    }
+
     async fn update(&self, request: LockRequest<'_>) -> Result<String, LockError> {
         self.update_files(request).await.map(|o| o.content)
     }
