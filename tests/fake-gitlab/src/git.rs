@@ -58,7 +58,10 @@ pub struct DiffEntry {
 }
 
 fn is_full_sha(text: &str) -> bool {
-    text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    text.len() == 40
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// Commits known to exist, per repository (git never changes or, here, drops an object).
@@ -71,8 +74,9 @@ fn known_commits() -> &'static std::sync::Mutex<std::collections::HashSet<(PathB
 
 /// Answers of git reads that cannot change (see `Repo::run`).
 fn answers() -> &'static std::sync::Mutex<std::collections::HashMap<String, Output>> {
-    static ANSWERS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Output>>> =
-        std::sync::OnceLock::new();
+    static ANSWERS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, Output>>,
+    > = std::sync::OnceLock::new();
     ANSWERS.get_or_init(Default::default)
 }
 
