@@ -224,6 +224,7 @@ fn main() -> ExitCode {
         tracing_subscriber::EnvFilter::try_from_env("UPDATEBOT_LOG")
             .unwrap_or_else(|_| "warn".into())
     };
+    let json_logs = matches!(cli.log_format, LogFormat::Json);
     match cli.log_format {
         LogFormat::Text => tracing_subscriber::fmt()
             .with_env_filter(filter())
@@ -238,9 +239,21 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            match e.downcast_ref::<BadConfig>() {
-                Some(bad) => eprintln!("{bad}"),
-                None => eprintln!("error: {e:#}"),
+            let text = match e.downcast_ref::<BadConfig>() {
+                Some(bad) => bad.to_string(),
+                None => format!("error: {e:#}"),
+            };
+            if json_logs {
+                // One JSON line like every other, whatever the log level allows.
+                let line = serde_json::json!({
+                    "timestamp": chrono::Utc::now().to_rfc3339(),
+                    "level": "ERROR",
+                    "fields": {"message": text},
+                    "target": "updatebot",
+                });
+                eprintln!("{line}");
+            } else {
+                eprintln!("{text}");
             }
             ExitCode::from(EXIT_USAGE)
         }

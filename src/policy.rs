@@ -75,7 +75,7 @@ pub struct Cooldown {
 }
 
 impl Cooldown {
-    fn days(&self, dep: &Dependency, update_type: UpdateType) -> u32 {
+    pub(crate) fn days(&self, dep: &Dependency, update_type: UpdateType) -> u32 {
         if !self.include.is_empty() && !self.include.iter().any(|p| p.matches(dep)) {
             return 0;
         }
@@ -101,6 +101,8 @@ pub struct Rules {
     /// Hours a container tag must have stood still before a new digest of it is proposed
     /// (multi-platform digests change while platforms are added).
     pub digest_settle_hours: u32,
+    /// The cooldown holds back security fixes too (`security-updates.cooldown`).
+    pub security_cooldown: bool,
 }
 
 /// The settle time of digest updates when `cooldown.digest-settle-hours` is not given.
@@ -114,6 +116,7 @@ impl Default for Rules {
             ignore: Vec::new(),
             cooldown: None,
             digest_settle_hours: DEFAULT_DIGEST_SETTLE_HOURS,
+            security_cooldown: false,
         }
     }
 }
@@ -286,7 +289,7 @@ fn released_hours_ago(release: &Release, now: DateTime<Utc>) -> Option<i64> {
     Some((now - at.with_timezone(&Utc)).num_hours())
 }
 
-fn released_days_ago(release: &Release, now: DateTime<Utc>) -> Option<i64> {
+pub(crate) fn released_days_ago(release: &Release, now: DateTime<Utc>) -> Option<i64> {
     let at = DateTime::parse_from_rfc3339(release.released_at.as_deref()?).ok()?;
     Some((now - at.with_timezone(&Utc)).num_days())
 }

@@ -65,6 +65,7 @@ fn rules_from(
         digest_settle_hours: cooldown
             .and_then(|c| c.digest_settle_hours)
             .unwrap_or(policy::DEFAULT_DIGEST_SETTLE_HOURS),
+        security_cooldown: false,
         cooldown: cooldown.map(|c| policy::Cooldown {
             default_days: c.default_days.unwrap_or(0),
             major_days: c.semver_major_days,
@@ -181,12 +182,19 @@ impl ProjectSettings {
             .map(|r| (r.kind.ecosystem(), r.url.to_string(), r.replaces_base))
             .collect();
         let d = &operator.defaults;
-        let fallback = rules_from(
-            d.allow.as_deref().unwrap_or_default(),
-            d.ignore.as_deref().unwrap_or_default(),
-            d.versioning_strategy.unwrap_or(VersioningStrategy::Auto),
-            d.cooldown.as_ref(),
-        );
+        let fallback = Rules {
+            security_cooldown: d
+                .security_updates
+                .as_ref()
+                .and_then(|s| s.cooldown)
+                .unwrap_or(false),
+            ..rules_from(
+                d.allow.as_deref().unwrap_or_default(),
+                d.ignore.as_deref().unwrap_or_default(),
+                d.versioning_strategy.unwrap_or(VersioningStrategy::Auto),
+                d.cooldown.as_ref(),
+            )
+        };
         let entries = match repo {
             None => None,
             Some(repo) => Some(
@@ -244,12 +252,15 @@ impl ProjectSettings {
                 .iter()
                 .filter_map(|p| glob(p.trim_start_matches('/')))
                 .collect(),
-            rules: rules_from(
-                &e.allow,
-                &e.ignore,
-                e.versioning_strategy,
-                e.cooldown.as_ref(),
-            ),
+            rules: Rules {
+                security_cooldown: e.security_updates.cooldown,
+                ..rules_from(
+                    &e.allow,
+                    &e.ignore,
+                    e.versioning_strategy,
+                    e.cooldown.as_ref(),
+                )
+            },
             registries: (urls, replaces),
         }
     }

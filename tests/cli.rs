@@ -268,3 +268,29 @@ fn serve_needs_the_bot_schedule() {
         stderr(&output)
     );
 }
+
+/// With `--log-format json`, even the final error is a JSON line (log collectors parse every
+/// line), and the exit code is still 2.
+#[test]
+fn a_fatal_error_is_a_json_line_with_json_logs() {
+    let output = updatebot(&[
+        "--log-format",
+        "json",
+        "run",
+        "--config",
+        "/nonexistent/operator.yml",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(v["level"], "ERROR");
+        assert!(v["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/operator.yml"));
+    }
+}

@@ -1224,3 +1224,170 @@ async fn budgets_hold_back_new_merge_requests_across_the_fleet_and_the_day() {
     w.run(&operator).await;
     assert_eq!((opened(a), opened(b)), (2, 2));
 }
+
+/// `@updatebot unignore` on a merge request closed without merging: the next run proposes
+/// the update again (acknowledged once with a 👍 and a reply), and the run after is a no-op.
+#[tokio::test]
+async fn an_unignore_comment_on_a_closed_merge_request_proposes_it_again() {
+    let Some(w) = world().await else { return };
+    let p = w.project(
+        "g",
+        "undo",
+        &[
+            (".updatebot.yml", CONFIG),
+            ("requirements.txt", "six==1.15.0\n"),
+        ],
+    );
+    let operator = w.operator("  projects: [g/undo]\nbot:\n  dashboard: false");
+    w.run(&operator).await;
+    let first = w.gitlab.merge_requests(p)[0].iid;
+    w.gitlab.close(p, first, w.human.id);
+    let report = w.run(&operator).await;
+    assert_eq!(actions(&report, 0)[0].0, "skipped");
+    let note = w
+        .gitlab
+        .add_note(p, first, w.human.id, "@updatebot unignore");
+    let report = w.run(&operator).await;
+    assert_eq!(report.projects[0].undone_ignores, [first]);
+    assert_eq!(
+        actions(&report, 0)[0].0,
+        "opened",
+        "{:?}",
+        actions(&report, 0)
+    );
+    let notes = w.gitlab.notes(p, first);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.author == "updatebot" && n.body.contains("is proposed again")),
+        "{notes:?}"
+    );
+    let asked = notes.iter().find(|n| n.id == note).unwrap();
+    assert_eq!(
+        asked.award_emoji,
+        ["thumbsup"],
+        "the comment is acknowledged"
+    );
+    let report = w.run(&operator).await;
+    assert!(report.projects[0].undone_ignores.is_empty());
+    assert_eq!(
+        actions(&report, 0)[0].0,
+        "unchanged",
+        "{:?}",
+        actions(&report, 0)
+    );
+    assert_eq!(
+        w.gitlab
+            .merge_requests(p)
+            .iter()
+            .filter(|m| m.state == "opened")
+            .count(),
+        1
+    );
+}
+
+/// Two runs at once on the same fleet (a CronJob overlapping `serve`, say): branch creation
+/// is the lock, so the end state is an uninterrupted run's, with no duplicate merge request,
+/// and a third run changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_at_once_converge() {
+    let Some(w) = world().await else { return };
+    let files: &[(&str, &str)] = &[
+        (".updatebot.yml", CONFIG),
+        (
+            "requirements.txt",
+            "six==1.15.0\nidna==2.10\nclick==7.1.2\n",
+        ),
+    ];
+    let reference = w.project("ref", "p", files);
+    w.run(&w.operator("  projects: [ref/p]")).await;
+    let expected = w.state(reference);
+    for round in 0..3 {
+        let name = format!("p{round}");
+        let p = w.project("twice", &name, files);
+        let operator = w.operator(&format!("  projects: [twice/{name}]"));
+        let (a, b) = tokio::join!(w.run(&operator), w.run(&operator));
+        let _ = (a, b);
+        w.run(&operator).await;
+        assert_eq!(w.state(p), expected, "round {round}");
+        let open = |p| {
+            w.gitlab
+                .issues(p)
+                .into_iter()
+                .filter(|i| i.state == "opened")
+                .count()
+        };
+        assert_eq!(open(p), 1, "round {round}: one dashboard");
+        let quiet = w.run(&operator).await;
+        assert!(
+            actions(&quiet, 0).iter().all(|(a, _)| a == "unchanged"),
+            "round {round}: {:?}",
+            actions(&quiet, 0)
+        );
+    }
+}
+
+/// `bot.persist-ignores`: an ignore made in a comment is written into `.updatebot.yml` by a
+/// merge request of the bot's (the rest of the file kept), once; declined, it stays declined.
+#[tokio::test]
+async fn comment_made_ignores_are_proposed_into_the_config() {
+    let Some(w) = world().await else { return };
+    let config = "version: 2\nupdates:\n  # Python\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: daily}\n    labels: [dependencies, python]\n";
+    let p = w.project(
+        "g",
+        "persist",
+        &[
+            (".updatebot.yml", config),
+            ("requirements.txt", "six==1.15.0\nclick==7.1.2\n"),
+        ],
+    );
+    let operator = w.operator("  projects: [g/persist]\nbot:\n  persist-ignores: true");
+    w.run(&operator).await;
+    let click = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .find(|m| m.source_branch.contains("click"))
+        .unwrap()
+        .iid;
+    w.gitlab
+        .add_note(p, click, w.human.id, "@updatebot ignore this major version");
+    w.run(&operator).await; // acts on the comment: the merge request is closed
+    let report = w.run(&operator).await;
+    let persist: Vec<_> = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .filter(|m| m.source_branch == "updatebot/config/ignores")
+        .collect();
+    assert_eq!(persist.len(), 1, "{}", report.summary());
+    assert_eq!(persist[0].state, "opened");
+    let edited = w
+        .gitlab
+        .file(p, "updatebot/config/ignores", ".updatebot.yml")
+        .unwrap();
+    assert_eq!(
+        edited,
+        format!(
+            "{config}    ignore:\n      - dependency-name: \"click\"\n        versions: [\">=8,<9\"]\n"
+        )
+    );
+    // Nothing new: nothing written.
+    let before = w.gitlab.requests().len();
+    w.run(&operator).await;
+    let writes = w.gitlab.requests()[before..]
+        .iter()
+        .filter(|r| r.is_mutating())
+        .count();
+    assert_eq!(writes, 0);
+    // Declined: not proposed again.
+    w.gitlab.close(p, persist[0].iid, w.human.id);
+    w.run(&operator).await;
+    let open = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .filter(|m| m.source_branch == "updatebot/config/ignores" && m.state == "opened")
+        .count();
+    assert_eq!(open, 0);
+}

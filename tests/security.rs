@@ -251,6 +251,32 @@ fn audit_lists_direct_and_transitive_npm_vulnerabilities_from_an_osv_dump() {
         std::fs::read_to_string(tree.join("package.json")).unwrap(),
         PACKAGE_JSON
     );
+
+    // A cooldown does not hold back security fixes (the registry's releases are minutes
+    // old), unless `security-updates.cooldown` says it should.
+    let entry = "version: 2\nupdates:\n  - package-ecosystem: npm\n    directory: /\n    schedule: {interval: daily}\n    cooldown: {default-days: 3650}\n";
+    std::fs::write(tree.join(".updatebot.yml"), entry).unwrap();
+    let (_, report) = audit_json(&[&args[..], &["--format", "json"]].concat());
+    assert_eq!(
+        finding(&report, "lodash")["fix"]["version"],
+        "4.17.21",
+        "{report:#}"
+    );
+    std::fs::write(
+        tree.join(".updatebot.yml"),
+        format!("{entry}    security-updates: {{cooldown: true}}\n"),
+    )
+    .unwrap();
+    let (_, report) = audit_json(&[&args[..], &["--format", "json"]].concat());
+    let lodash = finding(&report, "lodash");
+    assert_eq!(lodash["fix"], Value::Null, "{lodash:#}");
+    assert!(
+        lodash["no_fix"]
+            .as_str()
+            .unwrap()
+            .contains("under the 3650-day cooldown (security-updates.cooldown)"),
+        "{lodash:#}"
+    );
 }
 
 /// The OSV API as a fake: `/v1/querybatch` answers with the ids OSV gives for each
@@ -510,8 +536,13 @@ impl World {
     }
 
     fn operator(&self) -> OperatorConfig {
+        self.operator_with("")
+    }
+
+    /// The operator config with `extra` top-level sections (a `bot:` section, say).
+    fn operator_with(&self, extra: &str) -> OperatorConfig {
         let text = format!(
-            "gitlab:\n  url: {}\n  token-env: GITLAB_TOKEN\nfleet:\n  groups: [sec]\nregistries:\n  local-pypi:\n    type: python-index\n    url: {}\n    replaces-base: true\n  npm-main:\n    type: npm-registry\n    url: {}\n    replaces-base: true\n",
+            "gitlab:\n  url: {}\n  token-env: GITLAB_TOKEN\nfleet:\n  groups: [sec]\nregistries:\n  local-pypi:\n    type: python-index\n    url: {}\n    replaces-base: true\n  npm-main:\n    type: npm-registry\n    url: {}\n    replaces-base: true\n{extra}",
             self.gitlab.url(),
             self.index,
             self.npm.registry
@@ -819,4 +850,126 @@ async fn a_transitive_npm_fix_bumps_the_parent_through_the_lock_alone() {
     .await
     .unwrap();
     assert_eq!(vulnerable_names(&after), ["left-pad", "lodash"]);
+}
+
+/// Budgets go to security updates first: with room for two new merge requests in the run,
+/// the two security fixes are opened and the version updates wait, naming the budget.
+#[tokio::test(flavor = "multi_thread")]
+async fn budgets_go_to_security_updates_first() {
+    let Some(w) = world().await else { return };
+    w.gitlab.add_group("sec");
+    let p = w.project(
+        "budget",
+        &[
+            (
+                ".updatebot.yml",
+                "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: daily}\n",
+            ),
+            (
+                "requirements.txt",
+                "six==1.15.0\nclick==7.1.2\nrequests==2.25.0\nidna==2.10\n",
+            ),
+        ],
+    );
+    let operator = w.operator_with("bot:\n  budgets:\n    opened-per-run: 2\n");
+    let report = w.run(&operator, Window::Always).await;
+    let mut titles: Vec<String> = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .map(|m| m.title)
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "Bump idna from 2.10 to 3.7 [security]",
+            "Bump requests from 2.25.0 to 2.31.0 [security]"
+        ],
+        "{}",
+        report.summary()
+    );
+    let waiting: Vec<_> = report.projects[0]
+        .changes
+        .iter()
+        .filter(|c| {
+            c.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("budget of 2 new merge requests"))
+        })
+        .map(|c| c.title.clone())
+        .collect();
+    assert!(
+        waiting.iter().any(|t| t.contains("six")) && waiting.iter().any(|t| t.contains("click")),
+        "{waiting:?}"
+    );
+}
+
+/// A Python lockfile made by the real uv against the local index: the audit reads every
+/// locked package, the transitive ones too (`idna` comes with `requests`), and gives the
+/// same fixes as for pins.
+#[test]
+fn audit_reads_a_real_uv_lock_with_its_transitive_packages() {
+    let Some(index) = python_index() else { return };
+    let Some(tools) = std::env::var_os("UPDATEBOT_TEST_TOOLS").map(PathBuf::from) else {
+        assert!(
+            std::env::var_os("UPDATEBOT_REQUIRE_SERVICES").is_none(),
+            "UPDATEBOT_TEST_TOOLS is not set: run the tests through scripts/test.sh"
+        );
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("repo");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(
+        tree.join("pyproject.toml"),
+        "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\ndependencies = [\"requests==2.25.0\", \"six==1.16.0\"]\n",
+    )
+    .unwrap();
+    let home = work.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = std::process::Command::new(tools.join("uv"))
+        .args(["lock", "--no-build"])
+        .current_dir(&tree)
+        .env("HOME", &home)
+        .env("UV_CACHE_DIR", home.join("uv-cache"))
+        .env("UV_DEFAULT_INDEX", &index)
+        .env("UV_NO_CONFIG", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "uv lock: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lock = std::fs::read_to_string(tree.join("uv.lock")).unwrap();
+    assert!(lock.contains("name = \"idna\""), "{lock}");
+    let config = operator_config(work.path(), &index);
+    let osv = osv_dir();
+    let (code, report) = audit_json(&[
+        "audit",
+        tree.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--osv-dir",
+        osv.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let names = vulnerable_names(&report);
+    assert!(names.contains(&"requests".to_string()), "{names:?}");
+    let requests = finding(&report, "requests");
+    assert_eq!(requests["version"], "2.25.0");
+    assert_eq!(requests["direct"], true);
+    assert_eq!(requests["fix"]["version"], "2.31.0");
+    let idna = finding(&report, "idna");
+    assert_eq!(
+        idna["direct"], false,
+        "idna is locked for requests: {idna:#}"
+    );
+    assert!(
+        idna["version"].as_str().unwrap().starts_with("2."),
+        "{idna:#}"
+    );
 }

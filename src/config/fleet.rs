@@ -82,6 +82,9 @@ pub struct BotSettings {
     /// Check each project's CI configuration through GitLab's CI lint (branch pipelines and
     /// deployment jobs for the bot's merge requests).
     pub check_ci: bool,
+    /// Write ignores made with `@updatebot ignore …` comments into `.updatebot.yml` by a
+    /// merge request of the bot's.
+    pub persist_ignores: bool,
     pub budgets: Budgets,
 }
 
@@ -112,6 +115,7 @@ impl Default for BotSettings {
             dashboard: true,
             dashboard_title: "Dependency dashboard (updatebot)".into(),
             check_ci: true,
+            persist_ignores: false,
             budgets: Budgets::default(),
         }
     }
@@ -296,6 +300,9 @@ pub(super) fn bot(w: &mut Walker, f: Field<'_>) -> Option<BotSettings> {
     }
     if let Some(b) = fields.get("check-ci").and_then(|b| w.bool(b)) {
         out.check_ci = b;
+    }
+    if let Some(b) = fields.get("persist-ignores").and_then(|b| w.bool(b)) {
+        out.persist_ignores = b;
     }
     if let Some(b) = fields.get("budgets") {
         if let Some(budgets) = w.map(b.value, "bot.budgets", &KeySet::new(BUDGET_KEYS)) {

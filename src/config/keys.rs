@@ -81,7 +81,7 @@ pub const COOLDOWN_KEYS: &[&str] = &[
 ];
 pub const BRANCH_NAME_KEYS: &[&str] = &["separator"];
 /// `security-updates` of an entry: merge requests for vulnerable locked versions.
-pub const SECURITY_KEYS: &[&str] = &["enabled", OPEN_LIMIT, OPEN_LIMIT_GITLAB];
+pub const SECURITY_KEYS: &[&str] = &["enabled", OPEN_LIMIT, OPEN_LIMIT_GITLAB, "cooldown"];
 
 /// Top level of the operator config.
 pub const OPERATOR_TOP_KEYS: &[&str] = &[
@@ -134,6 +134,7 @@ pub const BOT_KEYS: &[&str] = &[
     "dashboard-title",
     "check-ci",
     "budgets",
+    "persist-ignores",
 ];
 /// `bot.budgets` in the operator config.
 pub const BUDGET_KEYS: &[&str] = &[

@@ -33,6 +33,8 @@ pub struct EffectiveSecurity {
     /// Open security merge requests per ecosystem and directory (apart from the version
     /// updates' limit).
     pub open_merge_requests_limit: u32,
+    /// The entry's `cooldown` applies to security fixes too (default: exempt).
+    pub cooldown: bool,
 }
 
 /// One repository entry with operator defaults applied and registries resolved.
@@ -273,6 +275,7 @@ fn effective(
                     .open_merge_requests_limit
                     .or(dflt.open_merge_requests_limit)
                     .unwrap_or(DEFAULT_SECURITY_OPEN_LIMIT),
+                cooldown: own.cooldown.or(dflt.cooldown).unwrap_or(false),
             }
         },
     })

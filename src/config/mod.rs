@@ -13,6 +13,7 @@
 //! Every function reports all problems it finds, each with its 1-based line and column,
 //! in a [`ConfigErrors`]; none panics on any input.
 
+pub mod edit;
 mod enums;
 mod fleet;
 pub mod keys;

@@ -56,6 +56,8 @@ pub struct SecurityUpdates {
     pub enabled: Option<bool>,
     /// `open-pull-requests-limit` or `open-merge-requests-limit`, for security merge requests.
     pub open_merge_requests_limit: Option<u32>,
+    /// Whether the entry's `cooldown` holds back security fixes too (default: they are exempt).
+    pub cooldown: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -249,6 +251,7 @@ fn security_updates(w: &mut Walker, f: Field<'_>) -> Option<SecurityUpdates> {
         open_merge_requests_limit: one_of(w, &sf, OPEN_LIMIT, OPEN_LIMIT_GITLAB)
             .and_then(|f| w.uint(f, MAX_OPEN_LIMIT))
             .and_then(|n| u32::try_from(n).ok()),
+        cooldown: sf.get("cooldown").and_then(|f| w.bool(f)),
     })
 }
 

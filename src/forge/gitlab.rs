@@ -235,6 +235,8 @@ struct MergeRequestJson {
     web_url: String,
     #[serde(default)]
     created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl MergeRequestJson {
@@ -265,6 +267,7 @@ impl MergeRequestJson {
             author: self.author.username,
             web_url: self.web_url,
             created_at: self.created_at,
+            updated_at: self.updated_at,
         }
     }
 }
@@ -342,8 +345,9 @@ struct WriteIssue<'a> {
     project: &'a str,
     iid: Option<u64>,
     title: Option<&'a str>,
-    description: &'a str,
+    description: Option<&'a str>,
     labels: &'a [String],
+    close: bool,
 }
 
 impl api::Endpoint for WriteIssue<'_> {
@@ -366,9 +370,14 @@ impl api::Endpoint for WriteIssue<'_> {
         if let Some(title) = self.title {
             body.insert("title".into(), title.into());
         }
-        body.insert("description".into(), self.description.into());
+        if let Some(description) = self.description {
+            body.insert("description".into(), description.into());
+        }
         if !self.labels.is_empty() {
             body.insert("labels".into(), self.labels.join(",").into());
+        }
+        if self.close {
+            body.insert("state_event".into(), "close".into());
         }
         Ok(Some((
             "application/json",
@@ -1071,11 +1080,7 @@ impl Forge for GitlabForge {
         Ok(list.into_iter().find(|m| m.title == title).map(|m| m.id))
     }
 
-    async fn find_issue(
-        &self,
-        project: &Project,
-        title: &str,
-    ) -> Result<Option<Issue>, ForgeError> {
+    async fn find_issues(&self, project: &Project, title: &str) -> Result<Vec<Issue>, ForgeError> {
         let list: Vec<IssueJson> = api::paged(
             BotIssues {
                 project: &project.id,
@@ -1087,11 +1092,28 @@ impl Forge for GitlabForge {
         .query_async(&self.api)
         .await
         .map_err(|e| forge_error(&format!("{}: issues", project.path), e))?;
-        Ok(list
+        let mut out: Vec<Issue> = list
             .into_iter()
             .filter(|i| i.title == title)
-            .min_by_key(|i| i.iid)
-            .map(Issue::from))
+            .map(Issue::from)
+            .collect();
+        out.sort_by_key(|i| i.iid);
+        Ok(out)
+    }
+
+    async fn close_issue(&self, project: &Project, iid: u64) -> Result<(), ForgeError> {
+        let _: IssueJson = WriteIssue {
+            project: &project.id,
+            iid: Some(iid),
+            title: None,
+            description: None,
+            labels: &[],
+            close: true,
+        }
+        .query_async(&self.api)
+        .await
+        .map_err(|e| forge_error(&format!("{}: issue #{iid}", project.path), e))?;
+        Ok(())
     }
 
     async fn create_issue(
@@ -1105,8 +1127,9 @@ impl Forge for GitlabForge {
             project: &project.id,
             iid: None,
             title: Some(title),
-            description,
+            description: Some(description),
             labels,
+            close: false,
         }
         .query_async(&self.api)
         .await
@@ -1124,8 +1147,9 @@ impl Forge for GitlabForge {
             project: &project.id,
             iid: Some(iid),
             title: None,
-            description,
+            description: Some(description),
             labels: &[],
+            close: false,
         })
         .query_async(&self.api)
         .await

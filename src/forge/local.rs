@@ -486,6 +486,7 @@ impl Forge for LocalForge {
             author: BOT_NAME.into(),
             web_url: format!("{}/merge-requests/{iid}.json", self.store().display()),
             created_at: Some(chrono::Utc::now()),
+            updated_at: None,
         };
         self.save_mr(&StoredMergeRequest {
             merge_request: merge_request.clone(),
@@ -569,16 +570,25 @@ impl Forge for LocalForge {
         Ok(None)
     }
 
-    async fn find_issue(
-        &self,
-        _project: &Project,
-        title: &str,
-    ) -> Result<Option<Issue>, ForgeError> {
-        Ok(self
+    async fn find_issues(&self, _project: &Project, title: &str) -> Result<Vec<Issue>, ForgeError> {
+        let mut out: Vec<Issue> = self
             .load_issues()
             .await?
             .into_iter()
-            .find(|i| i.title == title))
+            .filter(|i| i.title == title)
+            .collect();
+        out.sort_by_key(|i| i.iid);
+        Ok(out)
+    }
+
+    /// A closed issue's file is removed (the local forge keeps open issues only).
+    async fn close_issue(&self, _project: &Project, iid: u64) -> Result<(), ForgeError> {
+        let path = self.store().join("issues").join(format!("{iid}.json"));
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(transport(path.display().to_string(), e.to_string())),
+        }
     }
 
     async fn create_issue(

@@ -120,6 +120,9 @@ pub struct MergeRequest {
     /// When it was opened (`None`: the forge did not say).
     #[serde(default)]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it last changed, a comment included (`None`: the forge did not say).
+    #[serde(default)]
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A new merge request.
@@ -301,8 +304,12 @@ pub trait Forge: Send + Sync {
         -> Result<Option<u64>, ForgeError>;
 
     /// The bot's open issue with exactly this title, if there is one.
-    async fn find_issue(&self, project: &Project, title: &str)
-        -> Result<Option<Issue>, ForgeError>;
+    /// The bot's open issues titled `title`, oldest first (two runs at once may each have
+    /// opened one).
+    async fn find_issues(&self, project: &Project, title: &str) -> Result<Vec<Issue>, ForgeError>;
+
+    /// Close an issue of the bot's (a duplicate dashboard).
+    async fn close_issue(&self, project: &Project, iid: u64) -> Result<(), ForgeError>;
 
     async fn create_issue(
         &self,

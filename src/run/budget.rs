@@ -121,6 +121,7 @@ mod tests {
             author: "updatebot".into(),
             web_url: String::new(),
             created_at: Some("2026-11-23T23:59:59Z".parse().unwrap()),
+            updated_at: None,
         };
         assert_eq!(opened_today(std::slice::from_ref(&mr), now), 0);
         assert!(b.day_allows(0).is_ok());

@@ -7,6 +7,8 @@ pub enum Command {
     Rebase,
     Recreate,
     Ignore(Ignore),
+    /// On a merge request closed without merging: propose its update again.
+    Unignore,
 }
 
 /// The first command addressed to `@bot` in a comment, if any.
@@ -28,6 +30,7 @@ pub fn parse(body: &str, bot: &str) -> Option<Command> {
             ["ignore", "this", "major", "version", ..] => Command::Ignore(Ignore::Major),
             ["ignore", "this", "version", ..] => Command::Ignore(Ignore::Version),
             ["ignore", "this", "dependency", ..] => Command::Ignore(Ignore::Dependency),
+            ["unignore", ..] => Command::Unignore,
             _ => continue,
         };
         return Some(command);
@@ -60,6 +63,10 @@ mod tests {
         assert_eq!(
             parse("@updatebot ignore this version", "updatebot"),
             Some(Command::Ignore(Ignore::Version))
+        );
+        assert_eq!(
+            parse("@updatebot unignore", "updatebot"),
+            Some(Command::Unignore)
         );
         assert_eq!(parse("@updatebotx rebase", "updatebot"), None);
         assert_eq!(parse("please @updatebot rebase", "updatebot"), None);

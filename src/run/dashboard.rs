@@ -180,7 +180,7 @@ pub fn render(d: &Dashboard<'_>, previous: Option<&str>) -> String {
     closed.sort_by_key(|c| c.iid);
     for c in &closed {
         out.push_str(&format!(
-            "- [ ] {} — !{}, {} (tick to propose it again) {UNIGNORE}{} -->\n",
+            "- [ ] {} — !{}, {} (tick, or comment `@updatebot unignore` on it, to propose it again) {UNIGNORE}{} -->\n",
             inline(&c.what),
             c.iid,
             inline(&c.origin),
@@ -228,6 +228,7 @@ mod tests {
             author: "updatebot".into(),
             web_url: String::new(),
             created_at: None,
+            updated_at: None,
         }
     }
 

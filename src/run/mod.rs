@@ -7,6 +7,7 @@ pub mod budget;
 pub mod commands;
 pub mod dashboard;
 pub mod meta;
+mod persist;
 pub mod plan;
 mod reconcile;
 pub mod sanitize;
@@ -561,10 +562,12 @@ impl Fleet<'_> {
             .map_err(forge_problem)?;
         let opened_today =
             std::sync::atomic::AtomicUsize::new(budget::opened_today(&existing, self.now));
+        let (issue, duplicates) = self
+            .dashboard_before(project, &mut existing, report)
+            .await?;
         let mut seen = upkeep::Seen {
-            issue: self
-                .dashboard_before(project, &mut existing, report)
-                .await?,
+            issue,
+            duplicates,
             scopes: BTreeMap::new(),
         };
         for target in targets {
@@ -650,6 +653,30 @@ impl Fleet<'_> {
             ctx.reconcile(planned, &existing, report).await?;
             seen.scopes
                 .extend(upkeep::scope_lines(report, from, &scope_problems, &scopes));
+        }
+        if self.operator.bot.persist_ignores {
+            let head = forge
+                .branch_sha(project, &project.default_branch)
+                .await
+                .map_err(forge_problem)?;
+            if let Some(head) = head {
+                if let Err(e) = self
+                    .persist_ignores(
+                        project,
+                        persist::ConfigAt {
+                            base: &head,
+                            text: &text,
+                            repo: &repo,
+                            settings: &all,
+                        },
+                        &existing,
+                        report,
+                    )
+                    .await
+                {
+                    report.problems.push(format!("recording ignores: {e}"));
+                }
+            }
         }
         // A dashboard that could not be written fails the project (its changes stay
         // reported): the next run writes it.

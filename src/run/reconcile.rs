@@ -152,13 +152,16 @@ impl Context<'_> {
             .collect();
         existing.sort_by_key(|e| e.mr.iid);
         let forced = self.commands(&mut existing, report).await?;
-        // Oldest merge requests first, so the rebase budget goes to them.
+        // Security updates first, so the budgets (rebases, the fleet's new and recreated
+        // merge requests, the project's daily cap) go to them; then the oldest merge
+        // requests first.
         planned.sort_by_key(|c| {
-            existing
+            let iid = existing
                 .iter()
                 .find(|e| e.is_open() && e.mr.source_branch == c.branch)
                 .map(|e| e.mr.iid)
-                .unwrap_or(u64::MAX)
+                .unwrap_or(u64::MAX);
+            (c.security.is_none(), iid)
         });
         let mut rebases = self.bot.rebase_limit;
         let mut labels_ready = false;
@@ -211,6 +214,8 @@ impl Context<'_> {
                     Command::Rebase | Command::Recreate => {
                         forced.insert(e.mr.iid);
                     }
+                    // An open merge request ignores nothing (see the closed ones' upkeep).
+                    Command::Unignore => {}
                     Command::Ignore(kind) => {
                         if let Some(meta) = &mut e.meta {
                             meta.ignore = Some(kind);

@@ -1,6 +1,7 @@
 //! A project's upkeep around its merge requests: the dashboard issue (read before the run
 //! for ticked boxes, written after it) and the CI check.
 
+use super::commands::{self, Command};
 use super::dashboard::{self, Dashboard};
 use super::meta::Meta;
 use super::{forge_problem, Fleet, ProjectReport};
@@ -9,35 +10,77 @@ use crate::forge::{Issue, MergeRequest, MergeRequestEdit, MergeRequestState, Pro
 use crate::project::ProjectSettings;
 use std::collections::BTreeMap;
 
+/// How far back closed merge requests are read for `@updatebot unignore` comments (a comment
+/// updates its merge request, so older ones have none newer).
+const UNIGNORE_LOOKBACK_DAYS: i64 = 14;
+
 /// What the dashboard needs that only the run knows.
 #[derive(Default)]
 pub(super) struct Seen {
     /// The dashboard issue as it was before the run.
     pub issue: Option<Issue>,
+    /// Newer duplicates of it (two runs at once each opened one), closed after the run.
+    pub duplicates: Vec<u64>,
     /// Lines per scope read in this run.
     pub scopes: BTreeMap<String, Vec<String>>,
 }
 
 impl Fleet<'_> {
-    /// Before the run: the dashboard issue, and the ignores people ticked to undo (their
-    /// closed merge requests' records are marked, so this run may propose them again).
+    /// Before the run: the dashboard issue, and the ignores people asked to undo, by ticking
+    /// their box on the dashboard or with `@updatebot unignore` on the closed merge request
+    /// (acknowledged with a 👍 and a reply, acted on once). Their records are marked, so this
+    /// very run proposes the updates again.
     pub(super) async fn dashboard_before(
         &self,
         project: &Project,
         existing: &mut [MergeRequest],
         report: &mut ProjectReport,
-    ) -> Result<Option<Issue>, String> {
+    ) -> Result<(Option<Issue>, Vec<u64>), String> {
         let bot = &self.operator.bot;
-        if !bot.dashboard {
-            return Ok(None);
+        let mut issues = if bot.dashboard {
+            self.forge
+                .find_issues(project, &bot.dashboard_title)
+                .await
+                .map_err(forge_problem)?
+        } else {
+            Vec::new()
+        };
+        let duplicates: Vec<u64> = issues.iter().skip(1).map(|i| i.iid).collect();
+        issues.truncate(1);
+        let issue = issues.pop();
+        // (iid, the comment that asked: its id and author)
+        let mut undo: Vec<(u64, Option<(u64, String)>)> = issue
+            .as_ref()
+            .map(|i| dashboard::ticked(&i.description))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|iid| (iid, None))
+            .collect();
+        let recent = self.now - chrono::Duration::days(UNIGNORE_LOOKBACK_DAYS);
+        let me = self.forge.bot_user().to_string();
+        for mr in existing.iter().filter(|m| {
+            m.state == MergeRequestState::Closed
+                && m.updated_at.is_none_or(|t| t >= recent)
+                && Meta::find(&m.description)
+                    .is_some_and(|meta| meta.standing_ignore(bot.closed_merge_request).is_some())
+        }) {
+            let notes = self
+                .forge
+                .notes(project, mr.iid)
+                .await
+                .map_err(forge_problem)?;
+            let asked = notes.into_iter().find(|n| {
+                !n.system
+                    && !n.author.eq_ignore_ascii_case(&me)
+                    && n.bot_awards.is_empty()
+                    && commands::parse(&n.body, &me) == Some(Command::Unignore)
+            });
+            if let Some(note) = asked {
+                undo.retain(|(iid, _)| *iid != mr.iid);
+                undo.push((mr.iid, Some((note.id, note.author))));
+            }
         }
-        let issue = self
-            .forge
-            .find_issue(project, &bot.dashboard_title)
-            .await
-            .map_err(forge_problem)?;
-        let Some(issue) = issue else { return Ok(None) };
-        for iid in dashboard::ticked(&issue.description) {
+        for (iid, asked) in undo {
             let Some(mr) = existing
                 .iter_mut()
                 .find(|m| m.iid == iid && m.state == MergeRequestState::Closed)
@@ -64,10 +107,27 @@ impl Fleet<'_> {
                 .await
                 .map_err(forge_problem)?;
             mr.description = description;
+            if let Some((note, author)) = asked {
+                self.forge
+                    .add_note(
+                        project,
+                        iid,
+                        &format!(
+                            "OK, @{}: this update is no longer ignored and is proposed again.",
+                            super::sanitize::plain(&author, 100)
+                        ),
+                    )
+                    .await
+                    .map_err(forge_problem)?;
+                self.forge
+                    .award(project, iid, note, "thumbsup")
+                    .await
+                    .map_err(forge_problem)?;
+            }
             report.undone_ignores.push(iid);
-            tracing::info!(project = %project.path, iid, "ignore undone from the dashboard");
+            tracing::info!(project = %project.path, iid, "ignore undone");
         }
-        Ok(Some(issue))
+        Ok((issue, duplicates))
     }
 
     /// After the run: check CI, then write the dashboard if its text changed.
@@ -143,7 +203,8 @@ impl Fleet<'_> {
                 .await
                 .map_err(forge_problem)?,
             None => {
-                self.forge
+                let created = self
+                    .forge
                     .create_issue(
                         project,
                         &bot.dashboard_title,
@@ -152,7 +213,25 @@ impl Fleet<'_> {
                     )
                     .await
                     .map_err(forge_problem)?;
+                // Another run may have opened one at the same time: the oldest stays.
+                let all = self
+                    .forge
+                    .find_issues(project, &bot.dashboard_title)
+                    .await
+                    .map_err(forge_problem)?;
+                if all.first().is_some_and(|oldest| oldest.iid != created.iid) {
+                    self.forge
+                        .close_issue(project, created.iid)
+                        .await
+                        .map_err(forge_problem)?;
+                }
             }
+        }
+        for iid in seen.duplicates {
+            self.forge
+                .close_issue(project, iid)
+                .await
+                .map_err(forge_problem)?;
         }
         Ok(())
     }

@@ -69,21 +69,31 @@ pub type Affected<'a> = dyn Fn(&str) -> bool + Sync + 'a;
 /// Why `release` may not be proposed for `dep` under `rules` (ignore rules, the
 /// environment), or `None`.
 fn passed_over(
-    rules: &Rules,
+    ctx: &Resolve<'_>,
     dep: &Dependency,
-    scheme: &dyn VersionScheme,
     current: &str,
     release: &Release,
-    plugin: &dyn Plugin,
-    constraints: &updatebot_core::Constraints,
 ) -> Option<String> {
-    if !plugin.release_admits(constraints, release) {
+    let (rules, scheme) = (&ctx.rules, ctx.scheme);
+    if !ctx.plugin.release_admits(&ctx.constraints, release) {
         return Some(format!(
             "{} does not fit the project's environment",
             release.version
         ));
     }
     let update_type = scheme.update_type(current, &release.version);
+    // Security fixes are exempt from the cooldown unless `security-updates.cooldown` says.
+    if let (true, Some(cooldown)) = (rules.security_cooldown, &rules.cooldown) {
+        let days = cooldown.days(dep, update_type);
+        if let Some(age) = policy::released_days_ago(release, ctx.lookup.checker.now) {
+            if days > 0 && age < i64::from(days) {
+                return Some(format!(
+                    "{} is {age} days old, under the {days}-day cooldown (security-updates.cooldown)",
+                    release.version
+                ));
+            }
+        }
+    }
     for rule in rules.ignore.iter().filter(|r| r.name.matches(dep)) {
         if rule.update_types.contains(&update_type) {
             return Some(format!(
@@ -117,17 +127,7 @@ fn allowed<'r>(
     current: &str,
     releases: &'r ReleaseList,
 ) -> Allowed<'r> {
-    let filter = |r: &Release| {
-        passed_over(
-            &ctx.rules,
-            dep,
-            ctx.scheme,
-            current,
-            r,
-            ctx.plugin,
-            &ctx.constraints,
-        )
-    };
+    let filter = |r: &Release| passed_over(ctx, dep, current, r);
     let (mut ok, mut passed) =
         policy::candidates(ctx.scheme, Some(current), &releases.releases, &filter);
     ok.reverse();
