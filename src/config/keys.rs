@@ -169,4 +169,5 @@ pub const HTTP_KEYS: &[&str] = &[
     "per-host-concurrency",
     "circuit-breaker-failures",
     "circuit-breaker-seconds",
+    "cache-dir",
 ];

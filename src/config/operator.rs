@@ -74,7 +74,7 @@ pub struct OperatorRegistry {
 }
 
 /// `http:`: how registries and GitLab are asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
     /// One whole exchange: connecting, sending, reading the answer.
     pub timeout_seconds: u32,
@@ -89,6 +89,9 @@ pub struct HttpSettings {
     pub circuit_breaker_failures: u32,
     /// How long an unavailable host is left alone before it is tried again.
     pub circuit_breaker_seconds: u32,
+    /// Keep registry answers here across runs, revalidated with `ETag` / `Last-Modified`
+    /// (`None`: only the run's in-memory cache).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpSettings {
@@ -101,6 +104,7 @@ impl Default for HttpSettings {
             per_host_concurrency: 8,
             circuit_breaker_failures: 5,
             circuit_breaker_seconds: 300,
+            cache_dir: None,
         }
     }
 }
@@ -203,6 +207,9 @@ fn read_root(w: &mut Walker, root: &yaml::Node, sources: &Sources<'_>) -> Option
 /// The `http` keys: each an integer within its bounds; durations and the slot count at
 /// least 1.
 fn read_http(w: &mut Walker, hf: &Fields<'_>, http: &mut HttpSettings) {
+    if let Some(f) = hf.get("cache-dir") {
+        http.cache_dir = w.string(f).map(std::path::PathBuf::from);
+    }
     let keys: [(&str, u64, u64, &mut u32); 7] = [
         (
             "timeout-seconds",

@@ -447,7 +447,18 @@ fn operator_http_and_empty_file() {
             per_host_concurrency: 4,
             circuit_breaker_failures: 0,
             circuit_breaker_seconds: 60,
+            cache_dir: None,
         }
+    );
+    let op = operator("http:\n  cache-dir: /var/cache/updatebot\n").expect("valid");
+    assert_eq!(
+        op.http.cache_dir.as_deref(),
+        Some(std::path::Path::new("/var/cache/updatebot"))
+    );
+    let e = operator("http: {cache-dir: ''}\n").expect_err("empty");
+    assert!(
+        e.to_string().contains("http.cache-dir: must not be empty"),
+        "{e}"
     );
     let e = operator(
         "http:\n  per-host-concurrency: 0\n  circuit-breaker-seconds: 0\n  connect-timeout-seconds: 99999\n",

@@ -147,6 +147,10 @@ pub struct FleetReport {
     pub projects: Vec<ProjectReport>,
     /// Registry requests per host, for the one-request-per-package promise.
     pub registry_requests: BTreeMap<String, u64>,
+    /// Of those, the ones answered `304 Not Modified` and read from the disk cache
+    /// (`http.cache-dir`), per host; hosts with none left out.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub registry_not_modified: BTreeMap<String, u64>,
     pub packages_looked_up: usize,
     /// Lookups answered from the run's cache instead of a request of their own.
     pub cache_hits: u64,
@@ -188,8 +192,14 @@ impl FleetReport {
             }
         }
         let requests: u64 = self.registry_requests.values().sum();
+        let not_modified: u64 = self.registry_not_modified.values().sum();
+        let revalidated = if not_modified > 0 {
+            format!(", {not_modified} answered 304 Not Modified from the disk cache")
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "{} projects, {} packages looked up with {requests} registry requests ({} cache hits)\n",
+            "{} projects, {} packages looked up with {requests} registry requests ({} cache hits{revalidated})\n",
             self.projects.len(),
             self.packages_looked_up,
             self.cache_hits
@@ -292,7 +302,18 @@ pub fn registry_client(
         circuit_open_for: secs(http.circuit_breaker_seconds),
         ..HttpOptions::default()
     };
-    HttpClient::new(options, credentials)
+    let client = HttpClient::new(options, credentials)?;
+    match &http.cache_dir {
+        None => Ok(client),
+        Some(dir) => {
+            client
+                .with_disk_cache(dir)
+                .map_err(|e| updatebot_core::http::HttpError::Transport {
+                    url: String::new(),
+                    detail: format!("http.cache-dir `{}`: {e}", dir.display()),
+                })
+        }
+    }
 }
 
 /// `20261124T183000Z-3fa9c2`: the start time and a random suffix.
@@ -399,6 +420,7 @@ impl Fleet<'_> {
             interrupted: false,
             projects: Vec::new(),
             registry_requests: BTreeMap::new(),
+            registry_not_modified: BTreeMap::new(),
             packages_looked_up: 0,
             cache_hits: 0,
         }
@@ -429,11 +451,15 @@ impl Fleet<'_> {
                 .await;
         results.sort_by_key(|(i, _)| *i);
         report.projects.extend(results.into_iter().map(|(_, r)| r));
-        report.registry_requests = self
-            .http
-            .stats()
+        let stats = self.http.stats();
+        report.registry_requests = stats
+            .iter()
+            .map(|(host, s)| (host.clone(), s.requests))
+            .collect();
+        report.registry_not_modified = stats
             .into_iter()
-            .map(|(host, s)| (host, s.requests))
+            .filter(|(_, s)| s.not_modified > 0)
+            .map(|(host, s)| (host, s.not_modified))
             .collect();
         report.packages_looked_up = self.cache.len();
         report.cache_hits = self.cache.hits();

@@ -58,6 +58,7 @@ const FAMILIES: &[(&str, &str, &str)] = &[
     ("updatebot_updates_total", "counter", "Dependency updates of merge requests, by ecosystem and action (opened, updated, unchanged, failed, ...)."),
     ("updatebot_updates_proposed_total", "counter", "Dependency updates planned by runs, by ecosystem and update type."),
     ("updatebot_registry_requests_total", "counter", "Requests to registries, by host."),
+    ("updatebot_registry_not_modified_total", "counter", "Registry requests answered 304 Not Modified and read from the disk cache, by host."),
     ("updatebot_packages_looked_up_total", "counter", "Distinct (registry, package) lookups."),
     ("updatebot_lookup_cache_hits_total", "counter", "Lookups answered by the run's cache instead of a request."),
     ("updatebot_webhooks_total", "counter", "Webhook deliveries, by outcome."),
@@ -201,6 +202,14 @@ impl Metrics {
                     *requests as f64,
                 );
             }
+            for (host, n) in &report.registry_not_modified {
+                Self::add(
+                    v,
+                    "updatebot_registry_not_modified_total",
+                    vec![("host", host.clone())],
+                    *n as f64,
+                );
+            }
             Self::add(
                 v,
                 "updatebot_packages_looked_up_total",
@@ -268,6 +277,7 @@ const FAMILIES_WITH_LABELS: &[&str] = &[
     "updatebot_updates_total",
     "updatebot_updates_proposed_total",
     "updatebot_registry_requests_total",
+    "updatebot_registry_not_modified_total",
     "updatebot_webhooks_total",
 ];
 
@@ -330,6 +340,7 @@ mod tests {
             interrupted: false,
             projects: vec![worked, skipped],
             registry_requests: [("pypi.org".to_string(), 7)].into_iter().collect(),
+            registry_not_modified: [("pypi.org".to_string(), 2)].into_iter().collect(),
             packages_looked_up: 7,
             cache_hits: 3,
         }

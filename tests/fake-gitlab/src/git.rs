@@ -57,6 +57,42 @@ pub struct DiffEntry {
     pub diff: String,
 }
 
+fn is_full_sha(text: &str) -> bool {
+    text.len() == 40
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// Commits known to exist, per repository (git never changes or, here, drops an object).
+fn known_commits() -> &'static std::sync::Mutex<std::collections::HashSet<(PathBuf, String)>> {
+    static KNOWN: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashSet<(PathBuf, String)>>,
+    > = std::sync::OnceLock::new();
+    KNOWN.get_or_init(Default::default)
+}
+
+/// Answers of git reads that cannot change (see `Repo::run`).
+fn answers() -> &'static std::sync::Mutex<std::collections::HashMap<String, Output>> {
+    static ANSWERS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, Output>>,
+    > = std::sync::OnceLock::new();
+    ANSWERS.get_or_init(Default::default)
+}
+
+fn known_commit(dir: &Path, sha: &str) -> bool {
+    known_commits()
+        .lock()
+        .map(|k| k.contains(&(dir.to_path_buf(), sha.to_string())))
+        .unwrap_or(false)
+}
+
+fn remember_commit(dir: &Path, sha: &str) {
+    if let Ok(mut k) = known_commits().lock() {
+        k.insert((dir.to_path_buf(), sha.to_string()));
+    }
+}
+
 /// The flat content of a commit's tree: path → (mode, blob sha).
 pub type FlatTree = BTreeMap<String, (String, String)>;
 
@@ -103,6 +139,46 @@ impl Repo {
     }
 
     fn run(&self, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
+        // Reads naming only objects (full shas, `sha^{tree}`, `sha:path`; paths after `--`)
+        // always give the same answer: asked once per repository.
+        let immutable = stdin.is_none()
+            && env.is_empty()
+            && matches!(
+                args.first(),
+                Some(&("ls-tree" | "cat-file" | "diff" | "merge-base" | "show" | "log"))
+            )
+            && {
+                let mut revs = args[1..].iter().take_while(|a| **a != "--");
+                revs.all(|a| {
+                    a.starts_with('-')
+                        || matches!(*a, "blob" | "tree" | "commit")
+                        || a.get(..40).is_some_and(is_full_sha)
+                            && (a.len() == 40 || a[40..].starts_with(['^', ':']))
+                })
+            };
+        let key = immutable.then(|| {
+            let mut key = self.dir.to_string_lossy().into_owned();
+            for a in args {
+                key.push('\0');
+                key.push_str(a);
+            }
+            key
+        });
+        if let Some(key) = &key {
+            if let Some(out) = answers().lock().ok().and_then(|m| m.get(key).cloned()) {
+                return out;
+            }
+        }
+        let out = self.run_git(args, stdin, env);
+        if let Some(key) = key {
+            if let Ok(mut m) = answers().lock() {
+                m.insert(key, out.clone());
+            }
+        }
+        out
+    }
+
+    fn run_git(&self, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
         let mut cmd = command(&self.dir);
         cmd.args(args);
         for (k, v) in env {
@@ -142,9 +218,51 @@ impl Repo {
             .to_string()
     }
 
-    /// Resolve a revision to a commit sha.
+    /// A ref read the way git's files backend stores it, without running git: `Some(Some(sha))`
+    /// a loose ref naming an object, `Some(None)` no such ref (neither loose nor packed),
+    /// `None` when only git can tell (packed refs, symbolic refs, unusual names).
+    fn read_ref(&self, full: &str) -> Option<Option<String>> {
+        let plain = full.split('/').all(|part| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && !part.ends_with(".lock")
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+'))
+        });
+        if !plain || full.contains("..") {
+            return None;
+        }
+        match std::fs::read_to_string(self.dir.join(full)) {
+            Ok(text) => {
+                let sha = text.trim();
+                is_full_sha(sha).then(|| Some(sha.to_string()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                (!self.dir.join("packed-refs").exists()).then_some(None)
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Resolve a revision to a commit sha. Full commit shas and plain branch refs are answered
+    /// without running git when that is exact (objects never change; the fake never packs
+    /// refs), which keeps fleet-sized runs from spending their time starting git.
     pub fn resolve_commit(&self, rev: &str) -> Option<String> {
         if rev.is_empty() || rev.starts_with('-') {
+            return None;
+        }
+        if is_full_sha(rev) && known_commit(&self.dir, rev) {
+            return Some(rev.to_string());
+        }
+        if rev.starts_with("refs/heads/") {
+            match self.read_ref(rev) {
+                Some(Some(sha)) if known_commit(&self.dir, &sha) => return Some(sha),
+                Some(None) => return None,
+                _ => {}
+            }
+        }
+        if rev.starts_with("refs/tags/") && self.read_ref(rev) == Some(None) {
             return None;
         }
         let spec = format!("{rev}^{{commit}}");
@@ -163,6 +281,9 @@ impl Repo {
             return None;
         }
         let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if is_full_sha(&s) {
+            remember_commit(&self.dir, &s);
+        }
         (!s.is_empty()).then_some(s)
     }
 

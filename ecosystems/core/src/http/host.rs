@@ -68,6 +68,9 @@ pub struct HostStats {
     pub retries: u64,
     /// Requests refused at once because the host's circuit was open.
     pub refused: u64,
+    /// Answers that were `304 Not Modified`, served from the disk cache (each also
+    /// counted in `requests`: the server was asked).
+    pub not_modified: u64,
 }
 
 /// When a host counts as down.
@@ -225,6 +228,12 @@ impl Host {
         if retry {
             s.retries = s.retries.saturating_add(1);
         }
+    }
+
+    pub fn count_not_modified(&self, purpose: Purpose) {
+        let mut state = self.lock();
+        let s = stats(&mut state, purpose);
+        s.not_modified = s.not_modified.saturating_add(1);
     }
 
     pub fn stats(&self, purpose: Purpose) -> HostStats {

@@ -4,6 +4,7 @@
 //! bounded bodies, content types checked, and credentials sent only to the origin they were
 //! configured for, redirects included.
 
+mod disk;
 mod host;
 mod request;
 mod retry;
@@ -165,6 +166,8 @@ pub struct HttpClient {
     hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
     clock: Arc<dyn Clock>,
     rng: Arc<Mutex<fastrand::Rng>>,
+    /// Answers kept across runs and revalidated (`http.cache-dir`), if configured.
+    disk: Option<Arc<disk::DiskCache>>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -215,7 +218,17 @@ impl HttpClient {
             hosts: Arc::new(Mutex::new(HashMap::new())),
             clock: Arc::new(SystemClock::new()),
             rng: Arc::new(Mutex::new(fastrand::Rng::new())),
+            disk: None,
         })
+    }
+
+    /// The same client keeping registry answers in `dir` across runs: each is stored with
+    /// its `ETag` / `Last-Modified`, and asked for again with `If-None-Match` /
+    /// `If-Modified-Since`; a `304 Not Modified` is answered from the stored copy (counted
+    /// in [`HostStats::not_modified`]). Nothing is used without the server's confirmation.
+    pub fn with_disk_cache(mut self, dir: &std::path::Path) -> std::io::Result<Self> {
+        self.disk = Some(Arc::new(disk::DiskCache::open(dir)?));
+        Ok(self)
     }
 
     /// The same client reading the time and waiting through `clock` (tests).
@@ -307,6 +320,43 @@ impl HttpClient {
     /// [`HttpOptions::max_wait`] in all. Non-2xx statuses are returned, not turned into
     /// errors, once retries are spent.
     pub async fn send(&self, request: Request<'_>) -> Result<Response, HttpError> {
+        let Some(disk) = self
+            .disk
+            .as_ref()
+            .filter(|_| disk::DiskCache::admits(&request))
+        else {
+            return self.send_now(request).await;
+        };
+        let credential = match (&request.authorization, self.credential_for(request.url)) {
+            (Authorization::Configured, Some(auth)) => cache_identity(auth),
+            _ => String::new(),
+        };
+        let entry = disk.load(&request, &credential);
+        let mut conditional = request.clone();
+        for (name, value) in entry.iter().flat_map(disk::Entry::conditions) {
+            conditional.headers.insert(name, value);
+        }
+        let response = self.send_now(conditional).await?;
+        match entry {
+            Some(entry) if response.status == 304 => {
+                self.host(&authority(request.url))
+                    .count_not_modified(request.purpose);
+                tracing::trace!(url = %redact(request.url), "not modified: the stored answer");
+                Ok(entry.into_response())
+            }
+            entry => {
+                if response.is_success() {
+                    disk.store(&request, &credential, &response);
+                } else if let (Some(entry), 404 | 410) = (entry, response.status) {
+                    disk.forget(entry);
+                }
+                Ok(response)
+            }
+        }
+    }
+
+    /// [`HttpClient::send`] without the disk cache.
+    async fn send_now(&self, request: Request<'_>) -> Result<Response, HttpError> {
         let key = authority(request.url);
         let host = self.host(&key);
         let open = |e: host::Open| HttpError::CircuitOpen {
@@ -409,6 +459,15 @@ impl HttpClient {
                 }
             }
         }
+    }
+}
+
+/// What tells one credential's cached answers from another's (hashed into the file name,
+/// never written).
+fn cache_identity(auth: &Auth) -> String {
+    match auth {
+        Auth::Basic { username, password } => format!("basic:{username}:{}", password.expose()),
+        Auth::Bearer(token) => format!("bearer:{}", token.expose()),
     }
 }
 

@@ -905,3 +905,169 @@ async fn the_per_host_limit_holds_across_clones() {
     );
     assert_eq!(gauge.max.load(Ordering::SeqCst), 3);
 }
+
+// ------------------------------------------------------------------ disk cache ---
+
+/// A client keeping answers in `dir` (each run of the bot makes a new one).
+fn cached_client(dir: &std::path::Path, credentials: Vec<Credential>) -> HttpClient {
+    HttpClient::new(fast(), credentials)
+        .unwrap()
+        .with_disk_cache(dir)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_second_run_revalidates_with_the_etag_and_reads_the_304_from_disk() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The conditional request first: wiremock tries mocks in the order they were mounted.
+    Mock::given(method("GET"))
+        .and(path("/pkg"))
+        .and(header("if-none-match", "\"v1\""))
+        .respond_with(ResponseTemplate::new(304).insert_header("etag", "\"v1\""))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/pkg"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"v1\"")
+                .set_body_raw(r#"{"versions":["1.0"]}"#, "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let url = Url::parse(&format!("{}/pkg", server.uri())).unwrap();
+    let first = cached_client(dir.path(), vec![]);
+    let answer = first
+        .send(Request::get(&url, "application/json").json())
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    let second = cached_client(dir.path(), vec![]);
+    let again = second
+        .send(Request::get(&url, "application/json").json())
+        .await
+        .unwrap();
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body, br#"{"versions":["1.0"]}"#);
+    assert_eq!(again.header("content-type"), Some("application/json"));
+    let stats = second.stats();
+    let host = stats.values().next().unwrap();
+    assert_eq!((host.requests, host.not_modified), (1, 1));
+}
+
+#[tokio::test]
+async fn last_modified_is_revalidated_too_and_a_changed_answer_replaces_the_stored_one() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let stamp = "Tue, 24 Nov 2026 10:00:00 GMT";
+    let hits = Arc::new(AtomicUsize::new(0));
+    let seen = hits.clone();
+    Mock::given(method("GET"))
+        .and(path("/simple/six/"))
+        .respond_with(move |req: &wiremock::Request| {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            match n {
+                0 => {
+                    assert!(!req.headers.contains_key("if-modified-since"));
+                    ResponseTemplate::new(200)
+                        .insert_header("last-modified", stamp)
+                        .set_body_string("old")
+                }
+                1 => {
+                    assert_eq!(req.headers["if-modified-since"], stamp);
+                    ResponseTemplate::new(200)
+                        .insert_header("last-modified", "Wed, 25 Nov 2026 10:00:00 GMT")
+                        .set_body_string("new")
+                }
+                _ => {
+                    assert_eq!(
+                        req.headers["if-modified-since"],
+                        "Wed, 25 Nov 2026 10:00:00 GMT"
+                    );
+                    ResponseTemplate::new(304)
+                }
+            }
+        })
+        .mount(&server)
+        .await;
+    let url = Url::parse(&format!("{}/simple/six/", server.uri())).unwrap();
+    for expected in ["old", "new", "new"] {
+        let client = cached_client(dir.path(), vec![]);
+        let answer = client.get(&url, "text/html").await.unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body, expected.as_bytes());
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn answers_without_validators_or_for_writes_are_not_stored() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("x"))
+        .mount(&server)
+        .await;
+    let url = Url::parse(&format!("{}/a", server.uri())).unwrap();
+    let client = cached_client(dir.path(), vec![]);
+    client.get(&url, "*/*").await.unwrap();
+    client
+        .send(Request::get(&url, "*/*").purpose(Purpose::Forge))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    for request in server.received_requests().await.unwrap() {
+        assert!(!request.headers.contains_key("if-none-match"));
+    }
+}
+
+#[tokio::test]
+async fn another_credential_never_revalidates_an_answer_given_to_the_first() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    Mock::given(method("GET"))
+        .and(header_exists("if-none-match"))
+        .respond_with(ResponseTemplate::new(304))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"private\"")
+                .set_body_string("secret list"),
+        )
+        .mount(&server)
+        .await;
+    let url = Url::parse(&format!("{}/private", server.uri())).unwrap();
+    let credential = |token: &str| Credential {
+        url: Url::parse(&server.uri()).unwrap(),
+        auth: Auth::Bearer(Secret::new(token)),
+    };
+    cached_client(dir.path(), vec![credential("alice-token")])
+        .get(&url, "*/*")
+        .await
+        .unwrap();
+    // Another credential, and none: both asked without a validator, neither served from disk.
+    for creds in [vec![credential("bob-token")], vec![]] {
+        let client = cached_client(dir.path(), creds);
+        let answer = client.get(&url, "*/*").await.unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(client.stats().values().next().unwrap().not_modified, 0);
+    }
+    let sent = server.received_requests().await.unwrap();
+    assert_eq!(sent.len(), 3);
+    assert!(sent
+        .iter()
+        .all(|r| !r.headers.contains_key("if-none-match")));
+    // The token itself is nowhere in the cache.
+    for file in std::fs::read_dir(dir.path()).unwrap() {
+        let path = file.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("token"), "{}", path.display());
+        assert!(!path.to_string_lossy().contains("token"));
+    }
+}
