@@ -972,4 +972,9 @@ fn audit_reads_a_real_uv_lock_with_its_transitive_packages() {
         idna["version"].as_str().unwrap().starts_with("2."),
         "{idna:#}"
     );
+    // requests 2.25.0 asks for idna<3: the fix bumps the parent, read from the uv.lock graph
+    // and the parent's releases on the index.
+    assert_eq!(idna["fix"]["version"], "3.7", "{idna:#}");
+    assert_eq!(idna["fix"]["via"][0]["package"], "requests", "{idna:#}");
+    assert_eq!(idna["fix"]["via"][0]["from"], "2.25.0", "{idna:#}");
 }
