@@ -331,7 +331,26 @@ impl Placer<'_> {
                 continue;
             }
             let from = folder(&self.packages, &location).to_string();
-            for edge in edges(&self.packages, &location) {
+            let here = edges(&self.packages, &location);
+            // The packuments this location will need, asked for at once (the run's lookup
+            // cache keeps them): the placement below stays sequential and deterministic.
+            let wanted: BTreeSet<String> = here
+                .iter()
+                .filter(|e| !e.kind.dev)
+                .filter(|e| {
+                    // Only what the loop below will look up: edges not met in the tree (an
+                    // absent optional peer stays absent).
+                    match resolve(&self.packages, &from, &e.name) {
+                        Some(r) => satisfies(&self.packages, &r, e) == Some(false),
+                        None => !(e.kind.peer && e.kind.optional),
+                    }
+                })
+                .filter_map(|e| registry_range(&e.name, &e.spec).map(|(real, _)| real.to_string()))
+                .collect();
+            if wanted.len() > 1 {
+                futures::future::join_all(wanted.iter().map(|n| self.lookup.releases(n))).await;
+            }
+            for edge in here {
                 if edge.kind.dev {
                     continue;
                 }
