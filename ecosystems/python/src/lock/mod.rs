@@ -148,6 +148,30 @@ pub(crate) fn indexes(request: &LockRequest<'_>) -> Vec<IndexAccess> {
     out
 }
 
+/// The (name, url) pairs of a pyproject.toml's `[[tool.<tool>.<table>]]` array: poetry's
+/// `[[tool.poetry.source]]`, uv's `[[tool.uv.index]]`. Unreadable TOML has none.
+pub(crate) fn named_indexes(pyproject: &str, tool: &str, table: &str) -> Vec<(String, String)> {
+    let Ok(doc) = pyproject.parse::<toml_edit::DocumentMut>() else {
+        return Vec::new();
+    };
+    doc.get("tool")
+        .and_then(|t| t.get(tool))
+        .and_then(|p| p.get(table))
+        .and_then(|s| s.as_array_of_tables())
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|s| {
+                    Some((
+                        s.get("name")?.as_str()?.to_string(),
+                        s.get("url")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Same index URL, trailing slash and case of scheme/host aside.
 pub(crate) fn same_url(a: &str, b: &str) -> bool {
     let norm = |u: &str| u.trim_end_matches('/').to_ascii_lowercase();
@@ -361,6 +385,20 @@ pub(crate) fn set_block_line(block: &str, key: &str, value_text: &str) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_indexes_of_poetry_and_uv() {
+        let text = "[[tool.poetry.source]]\nname = \"corp\"\nurl = \"https://pypi.corp/simple\"\n\n[[tool.uv.index]]\nname = \"mirror\"\nurl = \"https://mirror/simple\"\n[[tool.uv.index]]\nurl = \"https://nameless/simple\"\n";
+        assert_eq!(
+            named_indexes(text, "poetry", "source"),
+            [("corp".to_string(), "https://pypi.corp/simple".to_string())]
+        );
+        assert_eq!(
+            named_indexes(text, "uv", "index"),
+            [("mirror".to_string(), "https://mirror/simple".to_string())]
+        );
+        assert!(named_indexes("not [toml", "uv", "index").is_empty());
+    }
 
     #[test]
     fn blocks_run_to_the_next_top_level_table() {

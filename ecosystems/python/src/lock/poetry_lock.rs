@@ -349,7 +349,7 @@ impl PoetryLock {
         let mut secrets = Vec::new();
         // Credentials for the project's own sources, matched by URL to configured indexes.
         let indexes = super::indexes(request);
-        for (name, url) in poetry_sources(request.manifest_after) {
+        for (name, url) in super::named_indexes(request.manifest_after, "poetry", "source") {
             if let Some(index) = indexes.iter().find(|i| super::same_url(&i.url, &url)) {
                 if let Some(auth) = &index.auth {
                     let var = name.to_ascii_uppercase().replace(['-', '.', ' '], "_");
@@ -423,29 +423,6 @@ fn source_url(block: &str) -> Option<String> {
         &format!("x\n{}", &block[at + "[package.source]".len()..]),
         "url",
     )
-}
-
-/// `[[tool.poetry.source]]` (name, url) pairs.
-fn poetry_sources(pyproject: &str) -> Vec<(String, String)> {
-    let Ok(doc) = pyproject.parse::<toml_edit::DocumentMut>() else {
-        return Vec::new();
-    };
-    doc.get("tool")
-        .and_then(|t| t.get("poetry"))
-        .and_then(|p| p.get("source"))
-        .and_then(|s| s.as_array_of_tables())
-        .map(|sources| {
-            sources
-                .iter()
-                .filter_map(|s| {
-                    Some((
-                        s.get("name")?.as_str()?.to_string(),
-                        s.get("url")?.as_str()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[async_trait]

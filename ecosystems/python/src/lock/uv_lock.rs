@@ -364,7 +364,7 @@ impl UvLock {
         ];
         let mut secrets = Vec::new();
         let indexes = super::indexes(request);
-        let named = uv_indexes(request.manifest_after);
+        let named = super::named_indexes(request.manifest_after, "uv", "index");
         for (name, url) in &named {
             if let Some(index) = indexes.iter().find(|i| super::same_url(&i.url, url)) {
                 if let Some(auth) = &index.auth {
@@ -466,29 +466,6 @@ fn edit_requirement(
         )),
         _ => Err(format!("the project requires {package} `{old}` more than once")),
     }
-}
-
-/// `[[tool.uv.index]]` (name, url) pairs.
-fn uv_indexes(pyproject: &str) -> Vec<(String, String)> {
-    let Ok(doc) = pyproject.parse::<toml_edit::DocumentMut>() else {
-        return Vec::new();
-    };
-    doc.get("tool")
-        .and_then(|t| t.get("uv"))
-        .and_then(|p| p.get("index"))
-        .and_then(|s| s.as_array_of_tables())
-        .map(|sources| {
-            sources
-                .iter()
-                .filter_map(|s| {
-                    Some((
-                        s.get("name")?.as_str()?.to_string(),
-                        s.get("url")?.as_str()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[async_trait]
