@@ -11,7 +11,6 @@ mod support;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use support::*;
 
 struct Npm {
@@ -90,26 +89,7 @@ impl Npm {
     }
 
     fn run(&self, dir: &Path, args: &[&str]) -> (bool, String) {
-        let path = format!(
-            "{}:{}",
-            self.node_bin,
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let out = Command::new(&self.npm)
-            .args(args)
-            .current_dir(dir)
-            .env("npm_config_userconfig", &self.npmrc)
-            .env("PATH", path)
-            .output()
-            .expect("npm runs");
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        run_npm(&self.npm, &self.node_bin, &self.npmrc, dir, args)
     }
 }
 

@@ -57,26 +57,7 @@ fn npm_env() -> Option<Npm> {
 
 impl Npm {
     fn run(&self, dir: &Path, args: &[&str]) -> (bool, String) {
-        let path = format!(
-            "{}:{}",
-            self.node_bin,
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let out = Command::new(&self.npm)
-            .args(args)
-            .current_dir(dir)
-            .env("npm_config_userconfig", &self.npmrc)
-            .env("PATH", path)
-            .output()
-            .expect("npm runs");
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        run_npm(&self.npm, &self.node_bin, &self.npmrc, dir, args)
     }
 }
 

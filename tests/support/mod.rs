@@ -117,3 +117,30 @@ pub fn operator_config(dir: &Path, index: &str) -> PathBuf {
     .unwrap();
     path
 }
+
+/// Run the test environment's npm (its node first on `PATH`, its `.npmrc`) in `dir`: whether
+/// it succeeded, and its stdout and stderr.
+pub fn run_npm(
+    npm: &str,
+    node_bin: &str,
+    npmrc: &str,
+    dir: &Path,
+    args: &[&str],
+) -> (bool, String) {
+    let path = format!("{node_bin}:{}", std::env::var("PATH").unwrap_or_default());
+    let out = Command::new(npm)
+        .args(args)
+        .current_dir(dir)
+        .env("npm_config_userconfig", npmrc)
+        .env("PATH", path)
+        .output()
+        .expect("npm runs");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
