@@ -1402,9 +1402,9 @@ async fn a_member_the_group_cannot_take_goes_alone_and_rejoins_later() {
             && group_mr.description.contains(&format!(
                 "- {right} 1.0.0 → 2.0.0: the group could not take it ("
             ))
-            && group_mr
-                .description
-                .contains("proposed in a merge request of its own"),
+            && group_mr.description.contains(&format!(
+                "proposed in a merge request of its own, from `{alone}`"
+            )),
         "{}",
         group_mr.description
     );

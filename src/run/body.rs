@@ -48,10 +48,12 @@ fn split_section(change: &PlannedChange) -> String {
     if !change.split.left_out.is_empty() {
         out.push_str("\n**Left out of this group**\n\n");
         for l in &change.split.left_out {
-            let next = if l.alone {
-                "proposed in a merge request of its own"
-            } else {
-                "it cannot be applied alone either: reported as failed in the run report and the dependency dashboard"
+            let next = match &l.alone {
+                Some(branch) => format!(
+                    "proposed in a merge request of its own, from {}",
+                    sanitize::code(branch)
+                ),
+                None => "it cannot be applied alone either: reported as failed in the run report and the dependency dashboard".to_string(),
             };
             out.push_str(&format!(
                 "- {} {} → {}: the group could not take it ({}); {next}.\n",

@@ -77,8 +77,9 @@ pub struct LeftOut {
     pub to: String,
     /// Why the group could not take it.
     pub reason: String,
-    /// Whether it is proposed in a merge request of its own (else it is reported failed).
-    pub alone: bool,
+    /// The branch of the merge request of its own it is proposed in (`None`: it cannot be
+    /// applied alone either, and is reported failed).
+    pub alone: Option<String>,
 }
 
 /// Label names per ecosystem, as Dependabot uses them.

@@ -463,7 +463,7 @@ impl Context<'_> {
                             from: u.from.clone(),
                             to: u.to.clone(),
                             reason: reason.clone(),
-                            alone: alone.is_ok(),
+                            alone: alone.is_ok().then(|| single.branch.clone()),
                         },
                     ));
                 }
