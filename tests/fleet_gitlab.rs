@@ -1339,17 +1339,14 @@ impl World {
 
 const SPLIT_CONFIG: &str = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: daily}\n    groups:\n      everything:\n        patterns: [\"*\"]\n";
 
-/// A member whose new version the lock cannot take beside another member's is split into a
-/// merge request of its own; the group goes ahead with the rest; a second run changes
-/// nothing; once the group can take the member again, it rejoins and its own merge request
-/// is closed.
-#[tokio::test]
-async fn a_member_the_group_cannot_take_goes_alone_and_rejoins_later() {
-    let Some(w) = world().await else { return };
-    let Some(tools) = lock_tools() else { return };
-    // Packages of this run's own: `left` 2.0.0 needs `right<2`, and `right` 2.0.0 is out.
+/// Two packages of this run's own on the index: `left` 2.0.0 needs `right<2`, and `right`
+/// 2.0.0 is out; and a project pinning both at 1.0.0. Returns (left, right, pyproject).
+fn conflicting_pair(prefix: &str) -> (String, String, String) {
     let id = std::process::id();
-    let (left, right) = (format!("split-left-{id}"), format!("split-right-{id}"));
+    let (left, right) = (
+        format!("{prefix}-left-{id}"),
+        format!("{prefix}-right-{id}"),
+    );
     let needs_old_right = format!("{right}<2");
     publish(&[
         (&left, "1.0.0", ">=3.8", &[]),
@@ -1360,6 +1357,18 @@ async fn a_member_the_group_cannot_take_goes_alone_and_rejoins_later() {
     let pyproject = format!(
         "[project]\nname = \"svc\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\ndependencies = [\"{left}==1.0.0\", \"{right}==1.0.0\"]\n"
     );
+    (left, right, pyproject)
+}
+
+/// A member whose new version the lock cannot take beside another member's is split into a
+/// merge request of its own; the group goes ahead with the rest; a second run changes
+/// nothing; once the group can take the member again, it rejoins and its own merge request
+/// is closed.
+#[tokio::test]
+async fn a_member_the_group_cannot_take_goes_alone_and_rejoins_later() {
+    let Some(w) = world().await else { return };
+    let Some(tools) = lock_tools() else { return };
+    let (left, right, pyproject) = conflicting_pair("split");
     let lock = uv_lock(&tools, &w.index, &pyproject);
     let p = w.project(
         "g",
@@ -1555,18 +1564,7 @@ async fn a_member_that_fails_even_alone_is_reported_and_the_group_goes_ahead() {
 async fn a_split_run_cut_off_after_any_write_converges() {
     let Some(w) = world().await else { return };
     let Some(tools) = lock_tools() else { return };
-    let id = std::process::id();
-    let (left, right) = (format!("cut-left-{id}"), format!("cut-right-{id}"));
-    let needs_old_right = format!("{right}<2");
-    publish(&[
-        (&left, "1.0.0", ">=3.8", &[]),
-        (&left, "2.0.0", ">=3.8", &[&needs_old_right]),
-        (&right, "1.0.0", ">=3.8", &[]),
-        (&right, "2.0.0", ">=3.9", &[]),
-    ]);
-    let pyproject = format!(
-        "[project]\nname = \"svc\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\ndependencies = [\"{left}==1.0.0\", \"{right}==1.0.0\"]\n"
-    );
+    let (_, _, pyproject) = conflicting_pair("cut");
     let lock = uv_lock(&tools, &w.index, &pyproject);
     let files: &[(&str, &str)] = &[
         (".updatebot.yml", SPLIT_CONFIG),
