@@ -576,19 +576,19 @@ impl OciRegistry {
         path: &str,
         current: &str,
         tags: &[String],
-    ) -> Result<HashMap<String, String>, RegistryError> {
+    ) -> HashMap<String, String> {
         let mut unfit = HashMap::new();
         if !tags.iter().any(|t| t == current) {
-            return Ok(unfit);
+            return unfit;
         }
         let have = match self.manifest(package, path, current).await {
             Ok(Some(have)) => have,
-            Ok(None) => return Ok(unfit),
+            Ok(None) => return unfit,
             // Unreadable (a registry that answers HEAD but refuses GET): no check.
-            Err(_) => return Ok(unfit),
+            Err(_) => return unfit,
         };
         if !matches!(&have, Manifest::Index { platforms, .. } if platforms.len() >= 2) {
-            return Ok(unfit);
+            return unfit;
         }
         let mut newer = newer_compatible(current, tags);
         let (mut checked, mut fits) = (0, 0);
@@ -618,7 +618,7 @@ impl OciRegistry {
                 }
             }
         }
-        Ok(unfit)
+        unfit
     }
 
     /// When the image `digest` names was built: its config's `created`, for an index the
@@ -781,7 +781,7 @@ impl Registry for OciRegistry {
         let unfit = match &lookup.tag {
             Some(current) => {
                 self.platform_check(package, &lookup.path, current, &tags)
-                    .await?
+                    .await
             }
             None => HashMap::new(),
         };
