@@ -886,6 +886,86 @@ async fn budgets_go_to_security_updates_first() {
     );
 }
 
+/// Across the fleet too: the project worked on first has only version updates, the other
+/// has security fixes; with room for two new merge requests in the run (one project at a
+/// time), the security fixes of the second take it and the first's version updates wait.
+#[tokio::test(flavor = "multi_thread")]
+async fn fleet_budgets_go_to_security_updates_first_across_projects() {
+    let Some(w) = world().await else { return };
+    w.gitlab.add_group("sec");
+    let daily = "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n    schedule: {interval: daily}\n";
+    // Listed newest first, as GitLab lists a group's projects: `versions` is worked on first.
+    let security = w.project(
+        "b-security",
+        &[
+            (".updatebot.yml", daily),
+            ("requirements.txt", "requests==2.25.0\nidna==2.10\n"),
+        ],
+    );
+    let versions = w.project(
+        "a-versions",
+        &[
+            (".updatebot.yml", daily),
+            ("requirements.txt", "six==1.15.0\nclick==7.1.2\n"),
+        ],
+    );
+    let mut operator = w.operator_with("bot:\n  budgets:\n    opened-per-run: 2\n");
+    operator.fleet.concurrency = 1;
+    let report = w.run(&operator, Window::Always).await;
+    let titles = |p| {
+        let mut t: Vec<String> = w
+            .gitlab
+            .merge_requests(p)
+            .into_iter()
+            .map(|m| m.title)
+            .collect();
+        t.sort();
+        t
+    };
+    assert_eq!(
+        titles(security),
+        [
+            "Bump idna from 2.10 to 3.7 [security]",
+            "Bump requests from 2.25.0 to 2.31.0 [security]"
+        ],
+        "{}",
+        report.summary()
+    );
+    assert!(titles(versions).is_empty(), "{}", report.summary());
+    let first = report
+        .projects
+        .iter()
+        .find(|p| p.project == "sec/a-versions")
+        .unwrap();
+    assert!(
+        first.changes.iter().any(|c| c.title.contains("six")
+            && c.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("budget of 2 new merge requests"))),
+        "{}",
+        report.summary()
+    );
+    // The security project's report says what the security-first pass did.
+    let second = report
+        .projects
+        .iter()
+        .find(|p| p.project == "sec/b-security")
+        .unwrap();
+    assert_eq!(
+        second
+            .changes
+            .iter()
+            .filter(|c| c.action.as_str() == "opened")
+            .count(),
+        2,
+        "{}",
+        report.summary()
+    );
+    // The next run, with a fresh budget, opens the version updates it held back.
+    let report = w.run(&operator, Window::Always).await;
+    assert_eq!(titles(versions).len(), 2, "{}", report.summary());
+}
+
 /// A Python lockfile made by the real uv against the local index: the audit reads every
 /// locked package, the transitive ones too (`idna` comes with `requests`), and gives the
 /// same fixes as for pins.

@@ -371,6 +371,35 @@ pub(super) fn forge_problem(e: ForgeError) -> String {
     e.to_string()
 }
 
+/// Which updates a pass over the fleet serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Security updates only (no dashboard, no version updates): run first so that they
+    /// take the fleet-wide budgets before any version update does.
+    SecurityOnly,
+    /// Everything due.
+    Full,
+}
+
+/// Fold a project's security-first pass into its full pass: what the first pass did to a
+/// merge request (opened, recreated, …) is reported instead of the full pass's "unchanged"
+/// for the same branch; problems are the full pass's (it met the same ones).
+fn merge_security_pass(full: &mut ProjectReport, early: ProjectReport) {
+    for change in early.changes {
+        if matches!(change.action, Action::Unchanged | Action::Skipped) {
+            continue;
+        }
+        match full.changes.iter_mut().find(|c| c.branch == change.branch) {
+            Some(slot) if slot.action == Action::Unchanged => *slot = change,
+            Some(_) => {}
+            None => full.changes.push(change),
+        }
+    }
+    if full.error.is_none() {
+        full.error = early.error;
+    }
+}
+
 impl Fleet<'_> {
     /// Run over every project of the fleet (this shard's share of it).
     pub async fn run(&self) -> FleetReport {
@@ -427,30 +456,28 @@ impl Fleet<'_> {
     }
 
     /// Run over the given projects (the fleet already listed, or one shard of it).
+    ///
+    /// When a fleet-wide budget limits the run and advisories are on, security updates get
+    /// the budget first across the whole fleet, not only within each project: a first pass
+    /// over every project serves only security updates, then the full pass serves the rest
+    /// with what is left (the security merge requests it meets are already up to date).
     pub async fn run_projects(&self, projects: Vec<Project>, report: &mut FleetReport) {
-        let concurrency = self.operator.fleet.concurrency.max(1);
-        let mut results: Vec<(usize, ProjectReport)> =
-            futures::stream::iter(projects.into_iter().enumerate())
-                .map(
-                    |(i, project)| -> futures::future::BoxFuture<'_, (usize, ProjectReport)> {
-                        // Boxed: a spawned run (serve) needs the future to be Send for every
-                        // lifetime, which rustc cannot prove through the unboxed closure.
-                        Box::pin(async move {
-                            if self.stopping() {
-                                let mut skipped = ProjectReport::new(&project.path);
-                                skipped.skipped =
-                                    Some("not reached: the bot was shutting down".to_string());
-                                return (i, skipped);
-                            }
-                            (i, self.run_project(&project).await)
-                        })
-                    },
-                )
-                .buffer_unordered(concurrency)
-                .collect()
-                .await;
-        results.sort_by_key(|(i, _)| *i);
-        report.projects.extend(results.into_iter().map(|(_, r)| r));
+        let budgets = self.operator.bot.budgets;
+        let security_first = self.advisories.is_some()
+            && self.focus.is_none()
+            && (budgets.opened_per_run.is_some() || budgets.updated_per_run.is_some());
+        let first = if security_first {
+            self.pass_over(projects.clone(), Pass::SecurityOnly).await
+        } else {
+            Vec::new()
+        };
+        let mut results = self.pass_over(projects, Pass::Full).await;
+        if !first.is_empty() {
+            for (full, early) in results.iter_mut().zip(first) {
+                merge_security_pass(full, early);
+            }
+        }
+        report.projects.extend(results);
         let stats = self.http.stats();
         report.registry_requests = stats
             .iter()
@@ -466,10 +493,41 @@ impl Fleet<'_> {
         report.interrupted = self.stopping();
     }
 
+    /// One pass over `projects`, `fleet.concurrency` at a time; reports in `projects` order.
+    async fn pass_over(&self, projects: Vec<Project>, pass: Pass) -> Vec<ProjectReport> {
+        let concurrency = self.operator.fleet.concurrency.max(1);
+        let mut results: Vec<(usize, ProjectReport)> =
+            futures::stream::iter(projects.into_iter().enumerate())
+                .map(
+                    |(i, project)| -> futures::future::BoxFuture<'_, (usize, ProjectReport)> {
+                        // Boxed: a spawned run (serve) needs the future to be Send for every
+                        // lifetime, which rustc cannot prove through the unboxed closure.
+                        Box::pin(async move {
+                            if self.stopping() {
+                                let mut skipped = ProjectReport::new(&project.path);
+                                skipped.skipped =
+                                    Some("not reached: the bot was shutting down".to_string());
+                                return (i, skipped);
+                            }
+                            (i, self.run_project_in(&project, pass).await)
+                        })
+                    },
+                )
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+        results.sort_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, r)| r).collect()
+    }
+
     /// One project; a failure is reported and never stops the fleet.
     pub async fn run_project(&self, project: &Project) -> ProjectReport {
+        self.run_project_in(project, Pass::Full).await
+    }
+
+    async fn run_project_in(&self, project: &Project, pass: Pass) -> ProjectReport {
         let mut report = ProjectReport::new(&project.path);
-        if let Err(e) = self.project_inner(project, &mut report).await {
+        if let Err(e) = self.project_inner(project, pass, &mut report).await {
             report.error = Some(e);
         }
         report
@@ -478,6 +536,7 @@ impl Fleet<'_> {
     async fn project_inner(
         &self,
         project: &Project,
+        pass: Pass,
         report: &mut ProjectReport,
     ) -> Result<(), String> {
         let forge = self.forge;
@@ -526,7 +585,8 @@ impl Fleet<'_> {
                     .any(|scope| all.entry_for_scope(scope) == Some(entry.index)),
                 None => self.window.is_due(&cron),
             };
-            if due {
+            // The security-first pass serves no version updates.
+            if due && pass == Pass::Full {
                 due_entries.insert(entry.index);
             }
         }
@@ -562,9 +622,14 @@ impl Fleet<'_> {
             .map_err(forge_problem)?;
         let opened_today =
             std::sync::atomic::AtomicUsize::new(budget::opened_today(&existing, self.now));
-        let (issue, duplicates) = self
-            .dashboard_before(project, &mut existing, report)
-            .await?;
+        // The dashboard, its commands and the recorded ignores are the full pass's.
+        let (issue, duplicates) = match pass {
+            Pass::Full => {
+                self.dashboard_before(project, &mut existing, report)
+                    .await?
+            }
+            Pass::SecurityOnly => (None, Vec::new()),
+        };
         let mut seen = upkeep::Seen {
             issue,
             duplicates,
@@ -653,6 +718,9 @@ impl Fleet<'_> {
             ctx.reconcile(planned, &existing, report).await?;
             seen.scopes
                 .extend(upkeep::scope_lines(report, from, &scope_problems, &scopes));
+        }
+        if pass == Pass::SecurityOnly {
+            return Ok(());
         }
         if self.operator.bot.persist_ignores {
             let head = forge
