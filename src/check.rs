@@ -498,6 +498,7 @@ impl Checker<'_> {
                 releases,
             });
         }
+        crate::shared_text::settle(&mut results, &manifest.content);
         ManifestResult {
             manifest,
             lockfile,

@@ -751,10 +751,15 @@ fn every_container_manifest_of_the_corpus_extracts_and_edits() {
             .filter(|(_, d)| d.span.is_some() && d.skip_reason.is_none())
             .map(|(index, d)| ValueEdit {
                 index,
-                new_value: if d.current_value.contains('@') {
-                    format!("99.1.0@sha256:{}", "a".repeat(64))
-                } else {
-                    "99.1.0".to_string()
+                new_value: match d.span_part {
+                    // `docker:${VERSION}-dind`: the text beside the variable stays.
+                    Some((a, b)) => {
+                        format!("{}99.1.0{}", &d.current_value[..a], &d.current_value[b..])
+                    }
+                    None if d.current_value.contains('@') => {
+                        format!("99.1.0@sha256:{}", "a".repeat(64))
+                    }
+                    None => "99.1.0".to_string(),
                 },
             })
             .collect();

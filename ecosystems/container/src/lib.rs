@@ -8,6 +8,7 @@ pub mod manifest;
 pub mod plugin;
 pub mod reference;
 pub mod registry;
+pub mod vars;
 pub mod versioning;
 pub mod yaml;
 pub mod yaml_managers;

@@ -62,6 +62,8 @@ impl Plugin for ContainerPlugin {
             && !dep.current_value.is_empty()
             && !dep.current_value.contains('@')
             && dep.span.is_some()
+            // `3.12-slim` written in two places: the digest cannot follow the whole tag.
+            && dep.span_part.is_none()
             && matches!(dep.skip_reason, None | Some(SkipReason::Unpinned))
             && crate::versioning::parse_tag(&dep.current_value).is_some();
         pinnable.then(|| {

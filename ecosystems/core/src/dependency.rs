@@ -112,6 +112,12 @@ pub struct Dependency {
     pub current_value: String,
     /// Where `current_value` sits in the manifest, when it can be edited in place.
     pub span: Option<Span>,
+    /// When the span holds only part of `current_value` (an image tag `3.12-slim` whose
+    /// `3.12` is a variable's value and `-slim` is written where the variable is used): the
+    /// byte range of `current_value` the span holds. The text around it is fixed: an update
+    /// must keep it (see [`crate::edit::edit_values`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_part: Option<(usize, usize)>,
     /// The section the dependency comes from (`dependencies`, `dev-packages`, `build-system`, …).
     pub dep_type: String,
     /// True for development-only dependency types (Dependabot's `dependency-type: development`).
@@ -138,6 +144,7 @@ pub struct Dependency {
     pub pin_digest: bool,
 }
 
+
 impl Dependency {
     /// A dependency with the given name, lookup name and version text, nothing else set.
     pub fn new(
@@ -152,6 +159,7 @@ impl Dependency {
             package_name: package_name.into(),
             current_value: current_value.into(),
             span,
+            span_part: None,
             dep_type: String::new(),
             development: false,
             versioning,
