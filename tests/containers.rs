@@ -451,6 +451,71 @@ fn compose_and_gitlab_ci_with_includes() {
     run_case("compose_and_gitlab_ci_with_includes");
 }
 
+/// GitLab CI images assembled from `variables:` (global, job, `{value:}` maps, variables
+/// in variables, a tag partly written beside its variable) are looked up and updated in the
+/// variables' values; a variable two images read moves once, for both.
+#[test]
+fn gitlab_ci_variables() {
+    let Some(r) = registries() else { return };
+    run_case("gitlab_ci_variables");
+    let report = check_json(
+        r,
+        &repo_root().join("fixtures/container/gitlab_ci_variables/in"),
+        true,
+    );
+    let deps = dependencies(&report);
+    let find = |name: &str, value: &str| {
+        deps.iter()
+            .find(|d| {
+                d["name"].as_str().unwrap_or_default().ends_with(name)
+                    && d["current_value"] == value
+            })
+            .unwrap_or_else(|| panic!("{name} {value}: {deps:#?}"))
+            .clone()
+    };
+    assert_eq!(find("team/app", "1.0")["new_value"], "2.0");
+    assert_eq!(find("team/app", "1.1")["new_value"], "2.0");
+    let plain = find("library/redis", "7.2.4");
+    let alpine = find("library/redis", "7.2.4-alpine");
+    assert_eq!(plain["new_value"], "7.4.1", "{plain:#}");
+    assert!(
+        alpine["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("moves to 7.4.1-alpine with"),
+        "{alpine:#}"
+    );
+    let ci = find("$CI_REGISTRY_IMAGE/app:$APP_TAG", "");
+    assert_eq!(ci["skip_reason"], "variable", "{ci:#}");
+    assert_eq!(report["summary"]["failed"], 0, "{report:#}");
+}
+
+/// One variable read by two images that would move it to different tags: neither is
+/// proposed, and each says why.
+#[test]
+fn gitlab_ci_variable_shared_by_diverging_images_is_a_conflict() {
+    let Some(r) = registries() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".gitlab-ci.yml"),
+        "variables:\n  TAG: \"1.0\"\napp:\n  image: plain.registry.test/team/app:$TAG\n  script: [a]\nmulti:\n  image: plain.registry.test/team/multi:$TAG\n  script: [b]\n",
+    )
+    .unwrap();
+    let report = check_json(r, dir.path(), true);
+    let deps = dependencies(&report);
+    assert_eq!(deps.len(), 2, "{deps:#?}");
+    for dep in &deps {
+        assert_eq!(dep["status"], "error", "{dep:#}");
+        let error = dep["error"].as_str().unwrap();
+        assert!(
+            error.contains("which would move it to different values")
+                && error.contains("wants `2.0`")
+                && error.contains("wants `1.1`"),
+            "{error}"
+        );
+    }
+}
+
 #[test]
 fn kubernetes_and_helm_values() {
     run_case("kubernetes_and_helm_values");

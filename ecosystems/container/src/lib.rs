@@ -3,6 +3,7 @@
 //! OCI distribution registry client with Docker's token authentication.
 
 pub mod dockerfile;
+pub mod gitlab_ci;
 pub mod image;
 pub mod manifest;
 pub mod plugin;

@@ -1,9 +1,10 @@
 //! The container-image ecosystem as the bot sees it.
 
 use crate::dockerfile::Dockerfile;
+use crate::gitlab_ci::GitlabCi;
 use crate::registry::{OciRegistry, TokenCache};
 use crate::versioning::Docker;
-use crate::yaml_managers::{Compose, GitlabCi, HelmValues, Kubernetes};
+use crate::yaml_managers::{Compose, HelmValues, Kubernetes};
 use std::sync::Arc;
 use updatebot_core::http::HttpClient;
 use updatebot_core::registry::{Registry, RegistryError};
