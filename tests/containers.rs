@@ -315,6 +315,29 @@ async fn seed(base: &str) {
     pusher
         .multi_arch_built("team/settle", "1.0", Some(&now))
         .await;
+    // Cooldown: build times chosen relative to now; 1.3 records none.
+    let ago = |days: i64| {
+        (chrono::Utc::now() - chrono::Duration::days(days))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    for (tag, created) in [
+        ("1.0", Some(ago(100))),
+        ("1.1", Some(ago(20))),
+        ("1.2", Some(ago(2))),
+        ("1.3", None),
+    ] {
+        pusher
+            .image_built("team/aged", tag, "amd64", tag, created.as_deref())
+            .await;
+    }
+    // A multi-arch index is as old as its newest image.
+    pusher
+        .multi_arch_built("team/young", "1.0", Some(&ago(60)))
+        .await;
+    pusher
+        .multi_arch_built("team/young", "1.1", Some(&ago(3)))
+        .await;
 }
 
 // ------------------------------------------------------------------- cases ---
@@ -514,6 +537,47 @@ fn gitlab_ci_variable_shared_by_diverging_images_is_a_conflict() {
             "{error}"
         );
     }
+}
+
+/// `cooldown`: image tags are dated by their images' build time (`created`; an index by its
+/// newest image). A tag younger than the cooldown waits with the reason every ecosystem
+/// gives, a tag without a build time is held back, and the newest old-enough tag is taken.
+#[test]
+fn cooldown_for_image_tags() {
+    let Some(r) = registries() else { return };
+    run_case("cooldown_for_image_tags");
+    let report = check_json(
+        r,
+        &repo_root().join("fixtures/container/cooldown_for_image_tags/in"),
+        true,
+    );
+    let deps = dependencies(&report);
+    let find = |name: &str| {
+        deps.iter()
+            .find(|d| d["name"].as_str().unwrap_or_default().ends_with(name))
+            .unwrap_or_else(|| panic!("{name}: {deps:#?}"))
+            .clone()
+    };
+    let aged = find("team/aged");
+    assert_eq!(aged["new_value"], "1.1", "{aged:#}");
+    let notes = aged["notes"].to_string();
+    assert!(
+        notes.contains("1.2 is 2 days old, under the 7-day cooldown"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("1.3 has no build time (`created`) in its image config"),
+        "{notes}"
+    );
+    let young = find("team/young");
+    assert_eq!(young["status"], "no-update", "{young:#}");
+    assert!(
+        young["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1.1 is 3 days old, under the 7-day cooldown"),
+        "{young:#}"
+    );
 }
 
 #[test]

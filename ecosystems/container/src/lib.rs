@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod plugin;
 pub mod reference;
 pub mod registry;
+pub mod release_age;
 pub mod vars;
 pub mod versioning;
 pub mod yaml;

@@ -45,13 +45,19 @@ impl Plugin for ContainerPlugin {
 
     /// `docker.io/library/nginx:1.25.3`; with a trailing `@` when its digest is to be pinned
     /// (the registry then resolves the digest of the tag in use too).
+    /// Under a cooldown, the name ends in `#cooldown=…` (see [`crate::release_age`]): the
+    /// registry then reads the build times of the tags the update could move to.
     fn lookup_name(&self, dep: &updatebot_core::Dependency) -> String {
-        if dep.current_value.is_empty() {
+        let name = if dep.current_value.is_empty() {
             dep.package_name.clone()
         } else if dep.pin_digest {
             format!("{}:{}@", dep.package_name, dep.current_value)
         } else {
             format!("{}:{}", dep.package_name, dep.current_value)
+        };
+        match &dep.minimum_age {
+            Some(age) if !dep.current_value.is_empty() => name + &crate::release_age::suffix(age),
+            _ => name,
         }
     }
 

@@ -142,8 +142,21 @@ pub struct Dependency {
     /// [`crate::Plugin::pin_digest`]), never by a manager.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub pin_digest: bool,
+    /// The cooldown its updates are under, when one applies: set by the lookup, never by a
+    /// manager, for registries that read release dates only when asked (container tags).
+    #[serde(skip)]
+    pub minimum_age: Option<MinimumAge>,
 }
 
+/// Minimum release age in days per update type, and the time (Unix seconds) ages are
+/// measured from (the run's, so that the registry and the policy agree).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MinimumAge {
+    pub major_days: u32,
+    pub minor_days: u32,
+    pub patch_days: u32,
+    pub now: i64,
+}
 
 impl Dependency {
     /// A dependency with the given name, lookup name and version text, nothing else set.
@@ -169,6 +182,7 @@ impl Dependency {
             range_strategy: None,
             locked_version: None,
             pin_digest: false,
+            minimum_age: None,
         }
     }
 
