@@ -4,12 +4,14 @@
 //! index the newest `created` of its platform images. Reading it costs a manifest and a
 //! config blob per image, so dates are read only when a cooldown applies to the update and
 //! only for the tags it needs: the tags an update could move to, newest first, until one is
-//! old enough for its update type (a tag whose update type has no cooldown is old enough
-//! without a date), at most [`DATE_LOOKUPS`] of them.
+//! old enough — per update type, since each has its own cooldown and `ignore` rules often
+//! pass over a whole type (a tag whose update type has no cooldown is old enough without a
+//! date) — at most [`DATE_LOOKUPS`] of them.
 //!
 //! A tag whose images record no `created` is held back, as Renovate (since version 42) does
 //! with releases that have no timestamp: a cooldown that cannot be checked does not pass.
-//! Older tags than the first old-enough one are not read and never proposed unchecked.
+//! Older tags of a type than its first old-enough one are not read, and never proposed
+//! unchecked.
 //!
 //! The cooldown travels in the lookup name (`docker.io/library/nginx:1.25.3#cooldown=…`,
 //! see the plugin's `lookup_name`), so lookups under different cooldowns are kept apart.
@@ -79,9 +81,10 @@ pub enum Dated {
     Unfit(String),
 }
 
-/// The plan for the candidates (newest first) of an update from `current`: which tags need
-/// their date read, asked in order through `date`, and what each one is then. Stops at the
-/// first tag old enough; later ones are unfit as unchecked.
+/// The dates of the candidates (newest first) of an update from `current`, read in order
+/// through `date`, and what each one is then. Per update type (major, minor, patch: each
+/// has its own cooldown, and `ignore` rules often pass over a whole type), reading stops at
+/// the first tag old enough; older tags of that type are then unfit as unchecked.
 pub async fn date_candidates<F, Fut>(
     age: &MinimumAge,
     current: &str,
@@ -94,29 +97,32 @@ where
 {
     let mut out = Vec::new();
     let mut read = 0;
-    let mut settled = false;
+    let mut settled: Vec<UpdateType> = Vec::new();
     for tag in candidates {
+        let kind = Docker.update_type(current, tag);
         let days = days(age, current, tag);
-        if settled || read == DATE_LOOKUPS {
-            let why = if settled {
-                "was not checked for the cooldown (a newer tag is old enough)".to_string()
-            } else {
-                format!(
-                    "was not checked for the cooldown (only the newest {DATE_LOOKUPS} tags are)"
-                )
-            };
+        if settled.contains(&kind) {
+            let why =
+                format!("was not checked for the cooldown (a newer {kind} update is old enough)");
             out.push((tag.clone(), Dated::Unfit(why)));
             continue;
         }
         if days == 0 {
-            settled = true;
+            settled.push(kind);
+            continue;
+        }
+        if read == DATE_LOOKUPS {
+            let why = format!(
+                "was not checked for the cooldown (only the newest {DATE_LOOKUPS} tags are)"
+            );
+            out.push((tag.clone(), Dated::Unfit(why)));
             continue;
         }
         read += 1;
         match date(tag.clone()).await {
             Some(created) => {
                 if age_days(&created, age.now).is_some_and(|d| d >= i64::from(days)) {
-                    settled = true;
+                    settled.push(kind);
                 }
                 out.push((tag.clone(), Dated::At(created)));
             }
@@ -198,15 +204,18 @@ mod tests {
                 (
                     "1.1.5".to_string(),
                     Dated::Unfit(
-                        "was not checked for the cooldown (a newer tag is old enough)".into()
+                        "was not checked for the cooldown (a newer minor update is old enough)"
+                            .into()
                     )
                 ),
             ]
         );
-        // A major step of 40 days passes its 30-day cooldown at once.
+        // A major step of 40 days passes its 30-day cooldown; the minor ones are still
+        // read (an `ignore` of majors would leave them to propose).
         let out = date_candidates(&age(), "1.0", &tags, dates).await;
         assert_eq!(out[0], ("2.0".to_string(), Dated::At(ago(40))));
-        assert!(matches!(out[1].1, Dated::Unfit(_)));
+        assert_eq!(out[1], ("1.4".to_string(), Dated::At(ago(2))));
+        assert_eq!(out.len(), 5);
         // A patch step has no cooldown here: nothing is read.
         let out = date_candidates(&age(), "1.0.0", &["1.0.1".to_string()], dates).await;
         assert!(out.is_empty());
