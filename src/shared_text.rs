@@ -79,3 +79,72 @@ pub fn settle(results: &mut [DependencyResult], content: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Proposal;
+    use updatebot_core::{Dependency, UpdateType};
+
+    const TEXT: &str = "variables:\n  TAG: \"1.0\"\n";
+
+    fn result(
+        index: usize,
+        name: &str,
+        value: &str,
+        part: Option<(usize, usize)>,
+    ) -> DependencyResult {
+        let mut dep = Dependency::new(name, name, value, Some(Span::new(19, 22)), "docker");
+        dep.span_part = part;
+        DependencyResult {
+            index,
+            dependency: dep,
+            outcome: Outcome::NoUpdate {
+                current_version: Some(value.into()),
+                reason: "up to date".into(),
+            },
+            releases: None,
+        }
+    }
+
+    fn update(r: &mut DependencyResult, new: &str) {
+        r.outcome = Outcome::Update(Proposal {
+            current_version: Some(r.dependency.current_value.clone()),
+            new_version: new.into(),
+            new_value: Some(new.into()),
+            update_type: UpdateType::Major,
+            notes: Vec::new(),
+        });
+    }
+
+    #[test]
+    fn agreeing_readers_move_once_and_diverging_ones_are_a_conflict() {
+        // `app:$TAG` and `app:$TAG-slim` both want `2.0` at the variable.
+        let mut rs = vec![
+            result(0, "app", "1.0", None),
+            result(1, "app", "1.0-slim", Some((0, 3))),
+        ];
+        update(&mut rs[0], "2.0");
+        update(&mut rs[1], "2.0-slim");
+        settle(&mut rs, TEXT);
+        assert!(matches!(rs[0].outcome, Outcome::Update(_)));
+        match &rs[1].outcome {
+            Outcome::NoUpdate { reason, .. } => {
+                assert_eq!(
+                    reason,
+                    "moves to 2.0-slim with `app`: both read `1.0` on line 2"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // One has a newer tag, the other does not: neither moves.
+        let mut rs = vec![result(0, "app", "1.0", None), result(1, "db", "1.0", None)];
+        update(&mut rs[0], "2.0");
+        settle(&mut rs, TEXT);
+        match &rs[0].outcome {
+            Outcome::Failed(e) => assert!(e.contains("`app` wants `2.0`, `db` wants `1.0`"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(rs[1].outcome, Outcome::NoUpdate { .. }));
+    }
+}
