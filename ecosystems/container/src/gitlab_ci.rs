@@ -353,6 +353,17 @@ mod tests {
     }
 
     #[test]
+    fn doubling_variables_stop_at_a_bound() {
+        let mut text = String::from("variables:\n  V0: x\n");
+        for i in 1..40 {
+            text.push_str(&format!("  V{i}: $V{p}$V{p}\n", p = i - 1));
+        }
+        text.push_str("j:\n  image: app:$V39\n  script: [x]\n");
+        let d = summary(".gitlab-ci.yml", &text);
+        assert_eq!(d[0].3, Some(SkipReason::Variable));
+    }
+
+    #[test]
     fn unknown_and_circular_variables_are_skipped_by_name() {
         let text = "variables:\n  A: $B\n  B: $A\n  C: $CI_COMMIT_TAG\nx:\n  image: $A\n  services: [\"redis:$C\", \"${UNSET:-redis:7.2.4}\"]\n  script: [x]\n";
         let d = summary(".gitlab-ci.yml", text);

@@ -14,6 +14,10 @@ pub fn slice(located: &Located, start: usize, end: usize) -> Located {
     }
 }
 
+/// Longest expansion kept: far beyond any image reference, and a bound on values that
+/// double with each variable (`A: $B$B`, `B: $C$C`, …).
+pub const MAX_EXPANDED: usize = 4096;
+
 /// Variables in scope: name → value (`None`: declared without a value the bot can know).
 pub type Scope = BTreeMap<String, Option<Located>>;
 
@@ -71,7 +75,11 @@ pub fn expand(word: &Located, scope: &Scope, depth: usize) -> Option<Located> {
             } else {
                 None
             };
-            out.append(&resolved?);
+            let resolved = resolved?;
+            if out.text.len() + resolved.text.len() > MAX_EXPANDED {
+                return None;
+            }
+            out.append(&resolved);
             i = close + 1;
         } else {
             let rest = &text[i + 1..];
@@ -84,11 +92,15 @@ pub fn expand(word: &Located, scope: &Scope, depth: usize) -> Option<Located> {
                 continue;
             }
             let name = &rest[..name_len];
-            out.append(&scope.get(name).cloned().flatten()?);
+            let value = scope.get(name).and_then(Option::as_ref)?;
+            if out.text.len() + value.text.len() > MAX_EXPANDED {
+                return None;
+            }
+            out.append(value);
             i += 1 + name_len;
         }
     }
-    Some(out)
+    (out.text.len() <= MAX_EXPANDED).then_some(out)
 }
 
 /// The `}` closing a `${` whose body starts at `from`, nested `${…}` skipped.
