@@ -306,16 +306,27 @@ fn environment_check(
 }
 
 /// The dependency as it is looked up and decided: under `pin-digests`, one whose digest its
-/// plugin can pin is marked so (and a moving tag such as `latest` is then looked up too).
+/// plugin can pin is marked so (and a moving tag such as `latest` is then looked up too);
+/// under a `cooldown`, it carries its minimum release age per update type (registries that
+/// read release dates only when asked, such as container registries, need it).
 fn as_checked<'d>(
     plugin: &dyn Plugin,
     dep: &'d Dependency,
     rules: &policy::Rules,
+    now: DateTime<Utc>,
 ) -> std::borrow::Cow<'d, Dependency> {
-    match rules.pin_digests.then(|| plugin.pin_digest(dep)).flatten() {
+    let mut checked = match rules.pin_digests.then(|| plugin.pin_digest(dep)).flatten() {
         Some(pinned) => std::borrow::Cow::Owned(pinned),
         None => std::borrow::Cow::Borrowed(dep),
+    };
+    if let Some(age) = rules
+        .cooldown
+        .as_ref()
+        .and_then(|c| c.minimum_age(dep, now.timestamp()))
+    {
+        checked.to_mut().minimum_age = Some(age);
     }
+    checked
 }
 
 pub struct Checker<'a> {
@@ -346,7 +357,7 @@ impl Checker<'_> {
             };
             let rules = self.settings.rules(manifest.ecosystem, &manifest.path);
             for dep in &file.dependencies {
-                let dep = &*as_checked(plugin, dep, &rules);
+                let dep = &*as_checked(plugin, dep, &rules, self.now);
                 if policy::skip_reason(dep, &rules).is_none() {
                     keys.insert((
                         manifest.ecosystem,
@@ -420,7 +431,7 @@ impl Checker<'_> {
         let rules = self.settings.rules(manifest.ecosystem, &manifest.path);
         let mut results = Vec::with_capacity(file.dependencies.len());
         for (index, dep) in file.dependencies.iter().enumerate() {
-            let dep = &*as_checked(plugin, dep, &rules);
+            let dep = &*as_checked(plugin, dep, &rules, self.now);
             let mut releases = None;
             let outcome = if dep.skip_reason == Some(SkipReason::InvalidVersion) {
                 // Bad input, not a choice: it fails, naming the text.
@@ -498,6 +509,7 @@ impl Checker<'_> {
                 releases,
             });
         }
+        crate::shared_text::settle(&mut results, &manifest.content);
         ManifestResult {
             manifest,
             lockfile,

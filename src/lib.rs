@@ -19,4 +19,5 @@ pub mod scan;
 pub mod schedule;
 pub mod security;
 pub mod serve;
+pub mod shared_text;
 pub mod workbench;

@@ -4,7 +4,7 @@
 use crate::config::AllowDependencyType;
 use chrono::{DateTime, Utc};
 use globset::{GlobBuilder, GlobMatcher};
-use updatebot_core::dependency::{Dependency, SkipReason};
+use updatebot_core::dependency::{Dependency, MinimumAge, SkipReason};
 use updatebot_core::registry::{Release, ReleaseList};
 use updatebot_core::version::{
     RangeRequest, RangeStrategy, UpdateType, VersionError, VersionScheme,
@@ -90,6 +90,18 @@ impl Cooldown {
             UpdateType::Pin => return 0,
         };
         specific.unwrap_or(self.default_days)
+    }
+
+    /// The days per update type for `dep`, measured from `now` (Unix seconds); `None` when
+    /// no update of it waits.
+    pub(crate) fn minimum_age(&self, dep: &Dependency, now: i64) -> Option<MinimumAge> {
+        let age = MinimumAge {
+            major_days: self.days(dep, UpdateType::Major),
+            minor_days: self.days(dep, UpdateType::Minor),
+            patch_days: self.days(dep, UpdateType::Patch),
+            now,
+        };
+        (age.major_days.max(age.minor_days).max(age.patch_days) > 0).then_some(age)
     }
 }
 

@@ -315,6 +315,29 @@ async fn seed(base: &str) {
     pusher
         .multi_arch_built("team/settle", "1.0", Some(&now))
         .await;
+    // Cooldown: build times chosen relative to now; 1.3 records none.
+    let ago = |days: i64| {
+        (chrono::Utc::now() - chrono::Duration::days(days))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    for (tag, created) in [
+        ("1.0", Some(ago(100))),
+        ("1.1", Some(ago(20))),
+        ("1.2", Some(ago(2))),
+        ("1.3", None),
+    ] {
+        pusher
+            .image_built("team/aged", tag, "amd64", tag, created.as_deref())
+            .await;
+    }
+    // A multi-arch index is as old as its newest image.
+    pusher
+        .multi_arch_built("team/young", "1.0", Some(&ago(60)))
+        .await;
+    pusher
+        .multi_arch_built("team/young", "1.1", Some(&ago(3)))
+        .await;
 }
 
 // ------------------------------------------------------------------- cases ---
@@ -449,6 +472,112 @@ fn containerfile_crlf_bom_and_escape() {
 #[test]
 fn compose_and_gitlab_ci_with_includes() {
     run_case("compose_and_gitlab_ci_with_includes");
+}
+
+/// GitLab CI images assembled from `variables:` (global, job, `{value:}` maps, variables
+/// in variables, a tag partly written beside its variable) are looked up and updated in the
+/// variables' values; a variable two images read moves once, for both.
+#[test]
+fn gitlab_ci_variables() {
+    let Some(r) = registries() else { return };
+    run_case("gitlab_ci_variables");
+    let report = check_json(
+        r,
+        &repo_root().join("fixtures/container/gitlab_ci_variables/in"),
+        true,
+    );
+    let deps = dependencies(&report);
+    let find = |name: &str, value: &str| {
+        deps.iter()
+            .find(|d| {
+                d["name"].as_str().unwrap_or_default().ends_with(name)
+                    && d["current_value"] == value
+            })
+            .unwrap_or_else(|| panic!("{name} {value}: {deps:#?}"))
+            .clone()
+    };
+    assert_eq!(find("team/app", "1.0")["new_value"], "2.0");
+    assert_eq!(find("team/app", "1.1")["new_value"], "2.0");
+    let plain = find("library/redis", "7.2.4");
+    let alpine = find("library/redis", "7.2.4-alpine");
+    assert_eq!(plain["new_value"], "7.4.1", "{plain:#}");
+    assert!(
+        alpine["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("moves to 7.4.1-alpine with"),
+        "{alpine:#}"
+    );
+    let ci = find("$CI_REGISTRY_IMAGE/app:$APP_TAG", "");
+    assert_eq!(ci["skip_reason"], "variable", "{ci:#}");
+    assert_eq!(report["summary"]["failed"], 0, "{report:#}");
+}
+
+/// One variable read by two images that would move it to different tags: neither is
+/// proposed, and each says why.
+#[test]
+fn gitlab_ci_variable_shared_by_diverging_images_is_a_conflict() {
+    let Some(r) = registries() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".gitlab-ci.yml"),
+        "variables:\n  TAG: \"1.0\"\napp:\n  image: plain.registry.test/team/app:$TAG\n  script: [a]\nmulti:\n  image: plain.registry.test/team/multi:$TAG\n  script: [b]\n",
+    )
+    .unwrap();
+    let report = check_json(r, dir.path(), true);
+    let deps = dependencies(&report);
+    assert_eq!(deps.len(), 2, "{deps:#?}");
+    for dep in &deps {
+        assert_eq!(dep["status"], "error", "{dep:#}");
+        let error = dep["error"].as_str().unwrap();
+        assert!(
+            error.contains("which would move it to different values")
+                && error.contains("wants `2.0`")
+                && error.contains("wants `1.1`"),
+            "{error}"
+        );
+    }
+}
+
+/// `cooldown`: image tags are dated by their images' build time (`created`; an index by its
+/// newest image). A tag younger than the cooldown waits with the reason every ecosystem
+/// gives, a tag without a build time is held back, and the newest old-enough tag is taken.
+#[test]
+fn cooldown_for_image_tags() {
+    let Some(r) = registries() else { return };
+    run_case("cooldown_for_image_tags");
+    let report = check_json(
+        r,
+        &repo_root().join("fixtures/container/cooldown_for_image_tags/in"),
+        true,
+    );
+    let deps = dependencies(&report);
+    let find = |name: &str| {
+        deps.iter()
+            .find(|d| d["name"].as_str().unwrap_or_default().ends_with(name))
+            .unwrap_or_else(|| panic!("{name}: {deps:#?}"))
+            .clone()
+    };
+    let aged = find("team/aged");
+    assert_eq!(aged["new_value"], "1.1", "{aged:#}");
+    let notes = aged["notes"].to_string();
+    assert!(
+        notes.contains("1.2 is 2 days old, under the 7-day cooldown"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("1.3 has no build time (`created`) in its image config"),
+        "{notes}"
+    );
+    let young = find("team/young");
+    assert_eq!(young["status"], "no-update", "{young:#}");
+    assert!(
+        young["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1.1 is 3 days old, under the 7-day cooldown"),
+        "{young:#}"
+    );
 }
 
 #[test]
@@ -751,10 +880,15 @@ fn every_container_manifest_of_the_corpus_extracts_and_edits() {
             .filter(|(_, d)| d.span.is_some() && d.skip_reason.is_none())
             .map(|(index, d)| ValueEdit {
                 index,
-                new_value: if d.current_value.contains('@') {
-                    format!("99.1.0@sha256:{}", "a".repeat(64))
-                } else {
-                    "99.1.0".to_string()
+                new_value: match d.span_part {
+                    // `docker:${VERSION}-dind`: the text beside the variable stays.
+                    Some((a, b)) => {
+                        format!("{}99.1.0{}", &d.current_value[..a], &d.current_value[b..])
+                    }
+                    None if d.current_value.contains('@') => {
+                        format!("99.1.0@sha256:{}", "a".repeat(64))
+                    }
+                    None => "99.1.0".to_string(),
                 },
             })
             .collect();

@@ -9,6 +9,7 @@
 //! text after `:-`.
 
 use crate::image::{dependency, Located};
+use crate::vars::{expand, slice, Scope};
 use std::collections::{BTreeMap, BTreeSet};
 use updatebot_core::{Ecosystem, Manager, ManifestError, PackageFile};
 
@@ -226,13 +227,6 @@ fn words(text: &Located) -> Vec<Located> {
     out
 }
 
-fn slice(located: &Located, start: usize, end: usize) -> Located {
-    Located {
-        text: located.text.get(start..end).unwrap_or_default().to_string(),
-        sources: located.sources.get(start..end).unwrap_or_default().to_vec(),
-    }
-}
-
 /// Strips one pair of surrounding quotes.
 fn unquote(word: &Located) -> Located {
     let t = &word.text;
@@ -243,102 +237,6 @@ fn unquote(word: &Located) -> Located {
     } else {
         word.clone()
     }
-}
-
-/// Build arguments in scope: name → value (`None`: declared without a default).
-type Scope = BTreeMap<String, Option<Located>>;
-
-/// Expands `$NAME`, `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:+word}` in
-/// `word`. `None` when a variable has no value the bot can know.
-fn expand(word: &Located, scope: &Scope, depth: usize) -> Option<Located> {
-    if depth > 8 {
-        return None;
-    }
-    let text = &word.text;
-    let bytes = text.as_bytes();
-    let mut out = Located::default();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'$' {
-            let next = text[i..].find('$').map(|k| i + k).unwrap_or(bytes.len());
-            out.append(&slice(word, i, next));
-            i = next;
-            continue;
-        }
-        if bytes.get(i + 1) == Some(&b'{') {
-            let close = closing_brace(bytes, i + 2)?;
-            let inner_start = i + 2;
-            let inner = &text[inner_start..close];
-            let name_len = inner
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(inner.len());
-            let name = &inner[..name_len];
-            let modifier = &inner[name_len..];
-            let value = scope.get(name).cloned().flatten();
-            let set = value.as_ref().is_some_and(|v| !v.text.is_empty());
-            let resolved = if modifier.starts_with(":-") {
-                if set {
-                    value
-                } else {
-                    let d = slice(word, inner_start + name_len + 2, close);
-                    expand(&d, scope, depth + 1)
-                }
-            } else if modifier.starts_with('-') {
-                if value.is_some() {
-                    value
-                } else {
-                    let d = slice(word, inner_start + name_len + 1, close);
-                    expand(&d, scope, depth + 1)
-                }
-            } else if modifier.starts_with(":+") {
-                if set {
-                    let d = slice(word, inner_start + name_len + 2, close);
-                    expand(&d, scope, depth + 1)
-                } else {
-                    Some(Located::default())
-                }
-            } else if modifier.is_empty() && !name.is_empty() {
-                value
-            } else {
-                None
-            };
-            out.append(&resolved?);
-            i = close + 1;
-        } else {
-            let rest = &text[i + 1..];
-            let name_len = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            if name_len == 0 {
-                out.push_str("$", word.sources.get(i).copied().flatten());
-                i += 1;
-                continue;
-            }
-            let name = &rest[..name_len];
-            out.append(&scope.get(name).cloned().flatten()?);
-            i += 1 + name_len;
-        }
-    }
-    Some(out)
-}
-
-/// The `}` closing a `${` whose body starts at `from`, nested `${…}` skipped.
-fn closing_brace(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut i = from;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'$' if bytes.get(i + 1) == Some(&b'{') => {
-                depth += 1;
-                i += 1;
-            }
-            b'}' if depth == 0 => return Some(i),
-            b'}' => depth -= 1,
-            _ => {}
-        }
-        i += 1;
-    }
-    None
 }
 
 /// `ARG A=1 B="x y" C`: declarations in order, values with their source offsets.
@@ -366,8 +264,11 @@ pub fn extract(path: &str, content: &str) -> Result<PackageFile, ManifestError> 
     let mut seen_spans = BTreeSet::new();
     let mut push = |dep: updatebot_core::Dependency, file: &mut PackageFile| {
         if let Some(span) = dep.span {
-            // One ARG default used by several stages is one value to edit.
-            if !seen_spans.insert(span) {
+            // One image read through one ARG default in several stages is one value to
+            // edit; different images reading it are kept (the check moves it only when they
+            // agree).
+            let key = (span, dep.package_name.clone(), dep.current_value.clone());
+            if !seen_spans.insert(key) {
                 return;
             }
         }
@@ -588,7 +489,10 @@ mod tests {
         let d = deps(text);
         assert_eq!(d[0].0, "python");
         assert_eq!(d[0].1, "3.12.1-slim-bookworm");
-        assert_eq!(d[0].3, Some(SkipReason::Variable));
+        // The tag is assembled: the ARG holding its digits is edited, `-slim-` and the
+        // Debian release stay.
+        assert_eq!(d[0].2, "3.12.1");
+        assert_eq!(d[0].3, None);
         assert_eq!(d[1].1, "3.12.1");
         assert_eq!(d[1].2, "3.12.1");
         assert_eq!(d[1].3, None);

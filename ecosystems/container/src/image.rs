@@ -46,6 +46,35 @@ impl Located {
         self.sources.extend_from_slice(&other.sources);
     }
 
+    /// Within bytes `start..end` of the text: the one unbroken run of manifest text that
+    /// holds every ASCII digit there (`None`: digits in several runs, or none, or a digit that
+    /// comes from outside the manifest).
+    pub fn version_run(&self, start: usize, end: usize) -> Option<(usize, usize)> {
+        let bytes = self.text.as_bytes();
+        let digits: Vec<usize> = (start..end.min(bytes.len()))
+            .filter(|&i| bytes[i].is_ascii_digit())
+            .collect();
+        let (&first, &last) = (digits.first()?, digits.last()?);
+        // Widen to the whole run the digits sit in.
+        let mut a = first;
+        while a > start && self.follows(a - 1, a) {
+            a -= 1;
+        }
+        let mut b = last + 1;
+        while b < end && self.follows(b - 1, b) {
+            b += 1;
+        }
+        self.span(a, b).map(|_| (a, b))
+    }
+
+    /// Whether byte `j` of the text comes from the manifest right after byte `i`.
+    fn follows(&self, i: usize, j: usize) -> bool {
+        match (self.sources.get(i), self.sources.get(j)) {
+            (Some(Some(x)), Some(Some(y))) => *y == *x + (j - i),
+            _ => false,
+        }
+    }
+
     /// The manifest span of bytes `start..end` of the text, if they are one unbroken run
     /// of manifest text.
     pub fn span(&self, start: usize, end: usize) -> Option<Span> {
@@ -99,9 +128,18 @@ pub fn dependency(raw: &str, image: Option<&Located>, dep_type: &str) -> Depende
         }
     };
     let value = reference.value();
-    let span = reference
-        .value_range(text.len())
-        .and_then(|(s, e)| image.span(s, e));
+    let range = reference.value_range(text.len());
+    let mut span = range.and_then(|(s, e)| image.span(s, e));
+    let mut span_part = None;
+    if span.is_none() && reference.digest.is_none() {
+        // A tag assembled from a variable and written text (`python:${PY}-slim`): the one
+        // unbroken run of file text holding every digit of it is edited, the rest stays.
+        if let Some((start, end)) = range.and_then(|(s, e)| image.version_run(s, e)) {
+            let tag_start = range.map(|(s, _)| s).unwrap_or_default();
+            span = image.span(start, end);
+            span_part = Some((start - tag_start, end - tag_start));
+        }
+    }
     let package = reference.repository();
     let mut dep = Dependency::new(
         reference.written_name.clone(),
@@ -111,6 +149,7 @@ pub fn dependency(raw: &str, image: Option<&Located>, dep_type: &str) -> Depende
         SCHEME,
     )
     .with_dep_type(dep_type, false);
+    dep.span_part = span_part;
     dep.registry_urls = vec![registry_url(&reference)];
     let numeric = reference
         .tag
@@ -181,5 +220,23 @@ mod tests {
             dependency("", Some(&mixed), "from").skip_reason,
             Some(SkipReason::Variable)
         );
+    }
+
+    #[test]
+    fn a_tag_partly_from_a_variable_edits_the_part_with_the_digits() {
+        // `python:${PY}-slim` with `PY: 3.12` written at offset 40.
+        let mut image = Located::at("python:", 0);
+        image.push_str("3.12", Some(40));
+        image.push_str("-slim", Some(12));
+        let dep = dependency("", Some(&image), "image");
+        assert_eq!(dep.current_value, "3.12-slim");
+        assert_eq!(dep.span, Some(Span::new(40, 44)));
+        assert_eq!(dep.span_part, Some((0, 4)));
+        assert_eq!(dep.skip_reason, None);
+        // With a digest, tag and digest must move as one text: not editable.
+        let mut pinned = image.clone();
+        pinned.push_str(&format!("@{D}"), Some(17));
+        let dep = dependency("", Some(&pinned), "image");
+        assert_eq!(dep.skip_reason, Some(SkipReason::Variable));
     }
 }

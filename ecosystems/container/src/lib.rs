@@ -3,11 +3,14 @@
 //! OCI distribution registry client with Docker's token authentication.
 
 pub mod dockerfile;
+pub mod gitlab_ci;
 pub mod image;
 pub mod manifest;
 pub mod plugin;
 pub mod reference;
 pub mod registry;
+pub mod release_age;
+pub mod vars;
 pub mod versioning;
 pub mod yaml;
 pub mod yaml_managers;

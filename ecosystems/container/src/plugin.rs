@@ -1,9 +1,10 @@
 //! The container-image ecosystem as the bot sees it.
 
 use crate::dockerfile::Dockerfile;
+use crate::gitlab_ci::GitlabCi;
 use crate::registry::{OciRegistry, TokenCache};
 use crate::versioning::Docker;
-use crate::yaml_managers::{Compose, GitlabCi, HelmValues, Kubernetes};
+use crate::yaml_managers::{Compose, HelmValues, Kubernetes};
 use std::sync::Arc;
 use updatebot_core::http::HttpClient;
 use updatebot_core::registry::{Registry, RegistryError};
@@ -44,13 +45,19 @@ impl Plugin for ContainerPlugin {
 
     /// `docker.io/library/nginx:1.25.3`; with a trailing `@` when its digest is to be pinned
     /// (the registry then resolves the digest of the tag in use too).
+    /// Under a cooldown, the name ends in `#cooldown=…` (see [`crate::release_age`]): the
+    /// registry then reads the build times of the tags the update could move to.
     fn lookup_name(&self, dep: &updatebot_core::Dependency) -> String {
-        if dep.current_value.is_empty() {
+        let name = if dep.current_value.is_empty() {
             dep.package_name.clone()
         } else if dep.pin_digest {
             format!("{}:{}@", dep.package_name, dep.current_value)
         } else {
             format!("{}:{}", dep.package_name, dep.current_value)
+        };
+        match &dep.minimum_age {
+            Some(age) if !dep.current_value.is_empty() => name + &crate::release_age::suffix(age),
+            _ => name,
         }
     }
 
@@ -62,6 +69,8 @@ impl Plugin for ContainerPlugin {
             && !dep.current_value.is_empty()
             && !dep.current_value.contains('@')
             && dep.span.is_some()
+            // `3.12-slim` written in two places: the digest cannot follow the whole tag.
+            && dep.span_part.is_none()
             && matches!(dep.skip_reason, None | Some(SkipReason::Unpinned))
             && crate::versioning::parse_tag(&dep.current_value).is_some();
         pinnable.then(|| {

@@ -19,6 +19,7 @@
 //! once per run however many tags of it are in use.
 
 use crate::manifest::{self, Manifest};
+use crate::release_age::{self, Dated};
 use crate::versioning::{parse_value, Docker};
 use async_trait::async_trait;
 use futures::FutureExt;
@@ -68,6 +69,9 @@ type SharedTags = futures::future::Shared<
 pub struct TokenCache {
     tokens: Mutex<HashMap<(String, String), Secret>>,
     tags: Mutex<HashMap<String, (Instant, SharedTags)>>,
+    /// Manifests read, per registry, repository and tag or digest: the platform check, the
+    /// settle time and the cooldown read some of the same ones.
+    manifests: Mutex<HashMap<String, (Instant, Manifest)>>,
 }
 
 impl TokenCache {
@@ -545,6 +549,16 @@ impl OciRegistry {
         path: &str,
         reference: &str,
     ) -> Result<Option<Manifest>, RegistryError> {
+        let key = format!("{}|{path}|{reference}", self.base);
+        let memo = |map: &Mutex<HashMap<String, (Instant, Manifest)>>| {
+            let map = map.lock().ok()?;
+            map.get(&key)
+                .filter(|(at, _)| at.elapsed() < TAGS_TTL)
+                .map(|(_, m)| m.clone())
+        };
+        if let Some(known) = memo(&self.tokens.manifests) {
+            return Ok(Some(known));
+        }
         let scope = format!("repository:{path}:pull");
         let url = self.url_for(&format!("v2/{path}/manifests/{reference}"))?;
         let response = self
@@ -556,13 +570,18 @@ impl OciRegistry {
         if !response.is_success() {
             return Err(self.status_error(package, &response));
         }
-        manifest::parse(&response.body, response.header("content-type"))
-            .map(Some)
-            .map_err(|detail| RegistryError::Malformed {
-                package: package.to_string(),
-                registry: self.shown.clone(),
-                detail: format!("the manifest of `{reference}`: {detail}"),
-            })
+        let manifest =
+            manifest::parse(&response.body, response.header("content-type")).map_err(|detail| {
+                RegistryError::Malformed {
+                    package: package.to_string(),
+                    registry: self.shown.clone(),
+                    detail: format!("the manifest of `{reference}`: {detail}"),
+                }
+            })?;
+        if let Ok(mut map) = self.tokens.manifests.lock() {
+            map.insert(key, (Instant::now(), manifest.clone()));
+        }
+        Ok(Some(manifest))
     }
 
     /// Newer compatible tags that cannot replace a multi-platform `current`, with why. The
@@ -748,11 +767,13 @@ impl Registry for OciRegistry {
         &self.shown
     }
 
-    async fn releases(&self, package: &str) -> Result<ReleaseList, RegistryError> {
-        let lookup = lookup_of(package).map_err(|detail| RegistryError::InvalidUrl {
+    async fn releases(&self, name: &str) -> Result<ReleaseList, RegistryError> {
+        let invalid = |detail| RegistryError::InvalidUrl {
             url: self.shown.clone(),
             detail,
-        })?;
+        };
+        let (package, minimum_age) = release_age::split(name).map_err(invalid)?;
+        let lookup = lookup_of(package).map_err(invalid)?;
         let tags = self.shared_tags(package, &lookup.path).await?;
         let mut digests: HashMap<String, String> = HashMap::new();
         let mut moved_at: Option<String> = None;
@@ -778,13 +799,37 @@ impl Registry for OciRegistry {
                 }
             }
         }
-        let unfit = match &lookup.tag {
+        let mut unfit = match &lookup.tag {
             Some(current) => {
                 self.platform_check(package, &lookup.path, current, &tags)
                     .await
             }
             None => HashMap::new(),
         };
+        // Build times of the tags an update could take, when a cooldown applies.
+        let mut dated: HashMap<String, String> = HashMap::new();
+        if let (Some(age), Some(current)) = (&minimum_age, &lookup.tag) {
+            let candidates: Vec<String> = newer_compatible(current, &tags)
+                .into_iter()
+                .filter(|t| !unfit.contains_key(t))
+                .collect();
+            let path = lookup.path.as_str();
+            let answers =
+                release_age::date_candidates(age, current, &candidates, |tag| async move {
+                    self.created(package, path, &tag).await
+                })
+                .await;
+            for (tag, verdict) in answers {
+                match verdict {
+                    Dated::At(created) => {
+                        dated.insert(tag, created);
+                    }
+                    Dated::Unfit(why) => {
+                        unfit.insert(tag, why);
+                    }
+                }
+            }
+        }
         let current_tag = lookup.tag.as_deref();
         let releases = tags
             .iter()
@@ -795,6 +840,8 @@ impl Registry for OciRegistry {
                 };
                 if Some(tag.as_str()) == current_tag && digests.contains_key(tag) {
                     release.released_at = moved_at.clone();
+                } else if let Some(created) = dated.get(tag) {
+                    release.released_at = Some(created.clone());
                 }
                 release.unfit = unfit.get(tag).cloned();
                 release

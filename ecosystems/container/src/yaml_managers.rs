@@ -1,27 +1,28 @@
-//! Images named in YAML: compose files, GitLab CI (with local includes), Kubernetes
-//! manifests and Helm values. Edits splice the scalar's text, so quotes, comments, anchors
+//! Images named in YAML: compose files, Kubernetes manifests and Helm values (GitLab CI is
+//! in [`crate::gitlab_ci`]). Edits splice the scalar's text, so quotes, comments, anchors
 //! and layout stay as they were.
 
+pub use crate::gitlab_ci::GitlabCi;
 use crate::image::{dependency, Located};
 use crate::yaml::{self, Node};
 use updatebot_core::{Dependency, Ecosystem, Manager, ManifestError, PackageFile, SkipReason};
 
-fn file_name(path: &str) -> String {
+pub(crate) fn file_name(path: &str) -> String {
     path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase()
 }
 
-fn is_yaml(path: &str) -> bool {
+pub(crate) fn is_yaml(path: &str) -> bool {
     let name = file_name(path);
     name.ends_with(".yml") || name.ends_with(".yaml")
 }
 
-fn parse(path: &str, content: &str) -> Result<Vec<Node>, ManifestError> {
+pub(crate) fn parse(path: &str, content: &str) -> Result<Vec<Node>, ManifestError> {
     yaml::parse(content)
         .map_err(|e| ManifestError::new(path, Some(e.line), format!("invalid YAML: {}", e.message)))
 }
 
 /// The dependency for an image named by a YAML scalar.
-fn scalar_image(node: &Node, dep_type: &str) -> Option<Dependency> {
+pub(crate) fn scalar_image(node: &Node, dep_type: &str) -> Option<Dependency> {
     let Node::Scalar { value, span, .. } = node else {
         return None;
     };
@@ -72,144 +73,6 @@ impl Manager for Compose {
             }
         }
         Ok(file)
-    }
-}
-
-// ---------------------------------------------------------------- GitLab CI ---
-
-pub struct GitlabCi;
-
-/// Top-level keys of `.gitlab-ci.yml` that are not jobs.
-const CI_KEYWORDS: &[&str] = &[
-    "include",
-    "stages",
-    "variables",
-    "workflow",
-    "spec",
-    "cache",
-    "before_script",
-    "after_script",
-];
-
-impl GitlabCi {
-    fn job_images(job: &Node, file: &mut PackageFile) {
-        if let Some(image) = job.get("image") {
-            let node = match image {
-                Node::Map(_) => image.get("name"),
-                other => Some(other),
-            };
-            if let Some(dep) = node.and_then(|n| scalar_image(n, "image")) {
-                file.dependencies.push(dep);
-            }
-        }
-        for service in job.get("services").map(Node::items).unwrap_or_default() {
-            let node = match service {
-                Node::Map(_) => service.get("name"),
-                other => Some(other),
-            };
-            if let Some(dep) = node.and_then(|n| scalar_image(n, "service")) {
-                file.dependencies.push(dep);
-            }
-        }
-    }
-
-    /// `include:` entries that are files of this repository, relative to the manifest's
-    /// directory (GitLab reads `local:` includes from the repository root).
-    fn includes(path: &str, include: &Node) -> Vec<String> {
-        let mut locals = Vec::new();
-        let mut add = |text: &str| {
-            let text = text.trim();
-            if text.is_empty() || text.contains("://") || text.contains('*') || text.contains('$') {
-                return;
-            }
-            locals.push(text.trim_start_matches('/').to_string());
-        };
-        let entries: Vec<&Node> = match include {
-            Node::Seq(items) => items.iter().collect(),
-            other => vec![other],
-        };
-        for entry in entries {
-            match entry {
-                Node::Scalar { value, .. } => add(value),
-                Node::Map(_) => {
-                    if let Some(local) = entry.get("local").and_then(Node::as_str) {
-                        add(local);
-                    }
-                }
-                _ => {}
-            }
-        }
-        let depth = path.matches('/').count();
-        locals
-            .into_iter()
-            .map(|p| format!("{}{p}", "../".repeat(depth)))
-            .collect()
-    }
-}
-
-impl Manager for GitlabCi {
-    fn name(&self) -> &'static str {
-        "gitlab-ci"
-    }
-    fn ecosystem(&self) -> Ecosystem {
-        Ecosystem::Docker
-    }
-    /// `.gitlab-ci.yml`, `*.gitlab-ci.yml`, and YAML under `.gitlab/` or a `ci/` folder
-    /// with `gitlab` in its path (where included CI files usually live). Other included
-    /// files are read when an `include:` names them.
-    fn matches(&self, path: &str) -> bool {
-        let name = file_name(path);
-        if !is_yaml(path) {
-            return false;
-        }
-        let lower = path.to_ascii_lowercase();
-        name == ".gitlab-ci.yml"
-            || name == ".gitlab-ci.yaml"
-            || name.ends_with(".gitlab-ci.yml")
-            || name.ends_with(".gitlab-ci.yaml")
-            || lower.starts_with(".gitlab/ci/")
-            || (lower.starts_with("ci/") && lower.contains("gitlab"))
-    }
-    fn extract(&self, path: &str, content: &str) -> Result<PackageFile, ManifestError> {
-        let mut file = PackageFile::default();
-        for doc in parse(path, content)? {
-            Self::extract_doc(path, &doc, &mut file);
-        }
-        Ok(file)
-    }
-}
-
-impl GitlabCi {
-    /// Whether a YAML document is shaped like GitLab CI configuration: `stages:`,
-    /// `include:`, or a job with a `script:`.
-    fn looks_like_ci(doc: &Node) -> bool {
-        doc.get("stages").is_some()
-            || doc.get("include").is_some()
-            || doc
-                .entries()
-                .iter()
-                .any(|(_, v)| v.get("script").is_some() || v.get("extends").is_some())
-    }
-
-    fn extract_doc(path: &str, doc: &Node, file: &mut PackageFile) {
-        {
-            // Old-style global `image:`/`services:`.
-            Self::job_images(doc, file);
-            for (key, value) in doc.entries() {
-                let Some(key) = key.as_str() else { continue };
-                if key == "include" {
-                    file.includes.extend(Self::includes(path, value));
-                    continue;
-                }
-                if CI_KEYWORDS.contains(&key) || key == "image" || key == "services" {
-                    continue;
-                }
-                // Jobs, hidden jobs (templates) and `default:`.
-                if matches!(value, Node::Map(_)) {
-                    Self::job_images(value, file);
-                }
-            }
-        }
     }
 }
 
@@ -474,24 +337,6 @@ mod tests {
         assert!(out.contains("image: \"nginx:1.27.0\"  # pinned\n"), "{out}");
         assert!(Compose.matches("deploy/compose.override.yaml"));
         assert!(!Compose.matches("composer.json"));
-    }
-
-    #[test]
-    fn gitlab_ci_images_services_and_includes() {
-        let text = "include:\n  - local: /ci/images.yml\n  - remote: https://example.org/x.yml\n  - 'other.yml'\n  - project: a/b\n    file: c.yml\nvariables:\n  X: 1\nimage: python:3.12\n.base: &base\n  image:\n    name: node:20.11.1\n    entrypoint: [\"\"]\ntest:\n  <<: *base\n  services:\n    - postgres:16.1\n    - name: redis:7.2.4\n      alias: cache\n  script: [true]\nlint:\n  image: $LINT_IMAGE\n";
-        let file = GitlabCi.extract("sub/.gitlab-ci.yml", text).unwrap();
-        assert_eq!(file.includes, ["../ci/images.yml", "../other.yml"]);
-        let d = summary(&GitlabCi, "sub/.gitlab-ci.yml", text);
-        let names: Vec<_> = d.iter().map(|x| x.0.as_str()).collect();
-        assert_eq!(
-            names,
-            ["python", "node", "postgres", "redis", "$LINT_IMAGE"]
-        );
-        assert_eq!(d[3].2, "7.2.4");
-        assert_eq!(d[4].3, Some(SkipReason::Variable));
-        assert!(GitlabCi.matches(".gitlab/ci/build.gitlab-ci.yml"));
-        assert!(GitlabCi.matches("ci/gitlab/builds.yml"));
-        assert!(!GitlabCi.matches("deploy/app.yaml"));
     }
 
     #[test]

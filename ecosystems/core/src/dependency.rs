@@ -112,6 +112,12 @@ pub struct Dependency {
     pub current_value: String,
     /// Where `current_value` sits in the manifest, when it can be edited in place.
     pub span: Option<Span>,
+    /// When the span holds only part of `current_value` (an image tag `3.12-slim` whose
+    /// `3.12` is a variable's value and `-slim` is written where the variable is used): the
+    /// byte range of `current_value` the span holds. The text around it is fixed: an update
+    /// must keep it (see [`crate::edit::edit_values`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_part: Option<(usize, usize)>,
     /// The section the dependency comes from (`dependencies`, `dev-packages`, `build-system`, …).
     pub dep_type: String,
     /// True for development-only dependency types (Dependabot's `dependency-type: development`).
@@ -136,6 +142,20 @@ pub struct Dependency {
     /// [`crate::Plugin::pin_digest`]), never by a manager.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub pin_digest: bool,
+    /// The cooldown its updates are under, when one applies: set by the lookup, never by a
+    /// manager, for registries that read release dates only when asked (container tags).
+    #[serde(skip)]
+    pub minimum_age: Option<MinimumAge>,
+}
+
+/// Minimum release age in days per update type, and the time (Unix seconds) ages are
+/// measured from (the run's, so that the registry and the policy agree).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MinimumAge {
+    pub major_days: u32,
+    pub minor_days: u32,
+    pub patch_days: u32,
+    pub now: i64,
 }
 
 impl Dependency {
@@ -152,6 +172,7 @@ impl Dependency {
             package_name: package_name.into(),
             current_value: current_value.into(),
             span,
+            span_part: None,
             dep_type: String::new(),
             development: false,
             versioning,
@@ -161,6 +182,7 @@ impl Dependency {
             range_strategy: None,
             locked_version: None,
             pin_digest: false,
+            minimum_age: None,
         }
     }
 

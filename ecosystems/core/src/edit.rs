@@ -1,6 +1,6 @@
 //! Format-preserving edits: replace recorded spans, then re-parse to confirm.
 
-use crate::dependency::Span;
+use crate::dependency::{Dependency, Span};
 use crate::manifest::{Manager, ManifestError};
 use thiserror::Error;
 
@@ -25,6 +25,15 @@ pub enum EditError {
         path: String,
         #[source]
         source: ManifestError,
+    },
+    #[error(
+        "{path}: `{name}` cannot become `{value}`: only part of its value is written at its place in the file, and the text around that part (`{fixed}`) must stay"
+    )]
+    FixedText {
+        path: String,
+        name: String,
+        value: String,
+        fixed: String,
     },
     #[error("{path}: after the edit `{name}` reads `{found}`, expected `{expected}`")]
     NotConfirmed {
@@ -101,7 +110,7 @@ pub fn edit_values(
             path: path.to_string(),
             source,
         })?;
-    let mut replacements = Vec::with_capacity(edits.len());
+    let mut replacements: Vec<Replacement> = Vec::with_capacity(edits.len());
     for edit in edits {
         let dep = before.dependencies.get(edit.index);
         let span = dep
@@ -111,10 +120,24 @@ pub fn edit_values(
                 start: 0,
                 end: 0,
             })?;
-        replacements.push(Replacement {
-            span,
-            text: edit.new_value.clone(),
-        });
+        let text = match dep {
+            Some(d) => in_span(d, &edit.new_value).ok_or_else(|| EditError::FixedText {
+                path: path.to_string(),
+                name: d.name.clone(),
+                value: edit.new_value.clone(),
+                fixed: fixed_text(d),
+            })?,
+            None => edit.new_value.clone(),
+        };
+        // One text used by several dependencies (a variable several images use) is
+        // replaced once; two different texts for it overlap, and are refused below.
+        if replacements
+            .iter()
+            .any(|r| r.span == span && r.text == text)
+        {
+            continue;
+        }
+        replacements.push(Replacement { span, text });
     }
     let after_text = apply_replacements(path, content, &replacements)?;
     let after = manager
@@ -137,11 +160,19 @@ pub fn edit_values(
         .zip(&after.dependencies)
         .enumerate()
     {
+        // A dependency not edited itself moves with an edit of the text it shares.
+        let shared = old.span.and_then(|span| {
+            replacements
+                .iter()
+                .find(|r| r.span == span)
+                .map(|r| with_part(old, &r.text))
+        });
         let expected = edits
             .iter()
             .find(|e| e.index == i)
-            .map(|e| e.new_value.as_str())
-            .unwrap_or(old.current_value.as_str());
+            .map(|e| e.new_value.clone())
+            .or(shared)
+            .unwrap_or_else(|| old.current_value.clone());
         if new.name != old.name || new.current_value != expected {
             return Err(EditError::NotConfirmed {
                 path: path.to_string(),
@@ -152,6 +183,47 @@ pub fn edit_values(
         }
     }
     Ok(after_text)
+}
+
+/// The fixed text of `dep`'s value around its span's part (`…` marks the part).
+fn fixed_text(dep: &Dependency) -> String {
+    let value = &dep.current_value;
+    match dep.span_part {
+        Some((a, b)) => format!(
+            "{}…{}",
+            value.get(..a).unwrap_or_default(),
+            value.get(b..).unwrap_or_default()
+        ),
+        None => String::new(),
+    }
+}
+
+/// The text the span of `dep` takes for `new_value`: all of it, or, when the span holds part
+/// of the value, that part (`None` when `new_value` does not keep the fixed text around it).
+pub fn in_span(dep: &Dependency, new_value: &str) -> Option<String> {
+    let Some((a, b)) = dep.span_part else {
+        return Some(new_value.to_string());
+    };
+    let value = &dep.current_value;
+    let (prefix, suffix) = (value.get(..a)?, value.get(b..)?);
+    let part = new_value
+        .strip_prefix(prefix)?
+        .strip_suffix(suffix)
+        .filter(|p| !p.is_empty())?;
+    Some(part.to_string())
+}
+
+/// `dep`'s value once the text at its span reads `text`.
+fn with_part(dep: &Dependency, text: &str) -> String {
+    let value = &dep.current_value;
+    match dep.span_part {
+        Some((a, b)) => format!(
+            "{}{text}{}",
+            value.get(..a).unwrap_or_default(),
+            value.get(b..).unwrap_or_default()
+        ),
+        None => text.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub mod registry;
 pub mod tool;
 pub mod version;
 
-pub use dependency::{Constraints, Dependency, PackageFile, SkipReason, Span};
+pub use dependency::{Constraints, Dependency, MinimumAge, PackageFile, SkipReason, Span};
 pub use ecosystem::Ecosystem;
 pub use lockfile::{
     Dependent, LockError, LockOutput, LockRequest, LockedPackage, LockfileUpdater, Lookup,
