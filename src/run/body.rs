@@ -128,6 +128,8 @@ pub fn describe(
     }
     if let Some(security) = &change.security {
         out.push_str(&security.section());
+    } else if !change.fixes.is_empty() {
+        out.push_str(&crate::security::mr::section(&change.fixes, &[]));
     }
     out.push_str(&split_section(change));
     let mut links = Vec::new();
@@ -273,6 +275,8 @@ mod tests {
             separator: '/',
             commit: Default::default(),
             split: Default::default(),
+            fixes: Vec::new(),
+            supersedes: Vec::new(),
         };
         let meta = Meta {
             v: 1,

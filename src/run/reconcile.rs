@@ -165,7 +165,8 @@ impl Context<'_> {
                 .find(|e| e.is_open() && e.mr.source_branch == c.branch)
                 .map(|e| e.mr.iid)
                 .unwrap_or(u64::MAX);
-            (c.security.is_none(), iid)
+            // (A version update carrying a security fix counts as a security update.)
+            (c.security.is_none() && c.fixes.is_empty(), iid)
         });
         let mut rebases = self.bot.rebase_limit;
         let mut labels_ready = false;
@@ -726,6 +727,41 @@ impl Context<'_> {
                 format!("superseded by !{}", mr.iid),
             ));
         }
+        // Version merge requests of a package this security update moves (see
+        // crate::security::supersede): never two open merge requests for one package.
+        for (iid, why) in &change.supersedes {
+            let Some(e) = existing
+                .iter_mut()
+                .find(|e| e.is_open() && e.mr.iid == *iid && e.mr.iid != mr.iid)
+            else {
+                continue;
+            };
+            let note = format!(
+                "Superseded by !{}, {}.",
+                mr.iid,
+                sanitize::inline_max(why, sanitize::MAX_MESSAGE)
+            );
+            // A run cut off between the note and the closing noted it already.
+            let notes = self
+                .forge
+                .notes(self.project, e.mr.iid)
+                .await
+                .map_err(problem)?;
+            let bot = self.forge.bot_user();
+            if notes
+                .iter()
+                .any(|n| n.author.eq_ignore_ascii_case(bot) && n.body == note)
+            {
+                self.close_by_bot_quietly(e).await?;
+            } else {
+                self.close_by_bot(e, &note).await?;
+            }
+            out.push(existing_report(
+                e,
+                Action::Superseded,
+                format!("superseded by !{}, {why}", mr.iid),
+            ));
+        }
         Ok(out)
     }
 
@@ -735,6 +771,12 @@ impl Context<'_> {
             .add_note(self.project, e.mr.iid, note)
             .await
             .map_err(problem)?;
+        self.close_by_bot_quietly(e).await
+    }
+
+    /// Close a merge request for the bot's own reasons, already noted: record, close,
+    /// delete branch.
+    async fn close_by_bot_quietly(&self, e: &mut Existing) -> Result<(), String> {
         let description = e.meta.as_mut().map(|meta| {
             meta.closed_by_bot = true;
             meta.replace_in(&e.mr.description)

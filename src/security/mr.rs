@@ -75,79 +75,85 @@ impl SecurityChange {
 
     /// The description's advisory section (Markdown).
     pub fn section(&self) -> String {
-        let mut out = String::from(
-            "\n**Security advisories fixed**\n\n| Advisory | Package | Severity | Affected versions | Fixed in | Summary |\n| --- | --- | --- | --- | --- | --- |\n",
-        );
-        let mut shown = 0;
-        let mut links = Vec::new();
-        for (name, version, advisories) in &self.packages {
-            for a in advisories {
-                shown += 1;
-                if shown > MAX_ADVISORIES {
-                    break;
+        section(&self.packages, &self.via)
+    }
+}
+
+/// The advisory section of a description (Markdown): per vulnerable package (name, installed
+/// version, advisories) each advisory fixed, and the packages moved to let the fix in.
+pub fn section(packages: &[(String, String, Vec<AdvisoryView>)], via: &[Via]) -> String {
+    let mut out = String::from(
+        "\n**Security advisories fixed**\n\n| Advisory | Package | Severity | Affected versions | Fixed in | Summary |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    let mut shown = 0;
+    let mut links = Vec::new();
+    for (name, version, advisories) in packages {
+        for a in advisories {
+            shown += 1;
+            if shown > MAX_ADVISORIES {
+                break;
+            }
+            let id = sanitize(&a.id);
+            let head = match safe_url(&a.url) {
+                Some(url)
+                    if a.id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) =>
+                {
+                    format!("[{id}]({url})")
                 }
-                let id = sanitize(&a.id);
-                let head = match safe_url(&a.url) {
-                    Some(url)
-                        if a.id
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) =>
-                    {
-                        format!("[{id}]({url})")
-                    }
-                    _ => id,
-                };
-                let aliases = if a.aliases.is_empty() {
-                    String::new()
-                } else {
-                    let list: Vec<String> = a.aliases.iter().take(5).map(|x| sanitize(x)).collect();
-                    format!(" ({})", list.join(", "))
-                };
-                out.push_str(&format!(
-                    "| {head}{aliases} | {} {} | {} | {} | {} | {} |\n",
-                    sanitize(name),
-                    sanitize(version),
-                    sanitize(&a.severity.display()),
-                    sanitize(&a.affected),
-                    a.fixed
-                        .as_deref()
-                        .map(sanitize)
-                        .unwrap_or_else(|| "–".into()),
-                    a.summary.as_deref().map(sanitize).unwrap_or_default(),
-                ));
-                let refs: Vec<String> = a
-                    .references
-                    .iter()
-                    .filter_map(|r| safe_url(r))
-                    .enumerate()
-                    .map(|(i, url)| format!("[{}]({url})", i + 1))
-                    .collect();
-                if !refs.is_empty() {
-                    links.push(format!("- {}: {}", sanitize(&a.id), refs.join(" · ")));
-                }
+                _ => id,
+            };
+            let aliases = if a.aliases.is_empty() {
+                String::new()
+            } else {
+                let list: Vec<String> = a.aliases.iter().take(5).map(|x| sanitize(x)).collect();
+                format!(" ({})", list.join(", "))
+            };
+            out.push_str(&format!(
+                "| {head}{aliases} | {} {} | {} | {} | {} | {} |\n",
+                sanitize(name),
+                sanitize(version),
+                sanitize(&a.severity.display()),
+                sanitize(&a.affected),
+                a.fixed
+                    .as_deref()
+                    .map(sanitize)
+                    .unwrap_or_else(|| "–".into()),
+                a.summary.as_deref().map(sanitize).unwrap_or_default(),
+            ));
+            let refs: Vec<String> = a
+                .references
+                .iter()
+                .filter_map(|r| safe_url(r))
+                .enumerate()
+                .map(|(i, url)| format!("[{}]({url})", i + 1))
+                .collect();
+            if !refs.is_empty() {
+                links.push(format!("- {}: {}", sanitize(&a.id), refs.join(" · ")));
             }
         }
-        if shown > MAX_ADVISORIES {
-            out.push_str(&format!(
-                "\n({} more advisories not listed)\n",
-                shown - MAX_ADVISORIES
-            ));
-        }
-        if !links.is_empty() {
-            out.push_str("\n**Advisory references**\n\n");
-            out.push_str(&links.join("\n"));
-            out.push('\n');
-        }
-        for v in &self.via {
-            out.push_str(&format!(
-                "\nThe fixed version is held back by {} {}: it moves to {}, the lowest release that admits it.\n",
-                sanitize(&v.package),
-                sanitize(&v.from),
-                sanitize(&v.to)
-            ));
-        }
-        out
     }
+    if shown > MAX_ADVISORIES {
+        out.push_str(&format!(
+            "\n({} more advisories not listed)\n",
+            shown - MAX_ADVISORIES
+        ));
+    }
+    if !links.is_empty() {
+        out.push_str("\n**Advisory references**\n\n");
+        out.push_str(&links.join("\n"));
+        out.push('\n');
+    }
+    for v in via {
+        out.push_str(&format!(
+        "\nThe fixed version is held back by {} {}: it moves to {}, the lowest release that admits it.\n",
+        sanitize(&v.package),
+        sanitize(&v.from),
+        sanitize(&v.to)
+        ));
+    }
+    out
 }
 
 /// What planning security changes needs.
@@ -395,5 +401,7 @@ async fn change(
         separator,
         commit: entry.map(|e| e.commit_message.clone()).unwrap_or_default(),
         split: Default::default(),
+        fixes: Vec::new(),
+        supersedes: Vec::new(),
     }
 }
