@@ -964,5 +964,8 @@ fn audit_reads_a_real_uv_lock_with_its_transitive_packages() {
     assert_eq!(idna["fix"]["via"][0]["from"], "2.25.0", "{idna:#}");
 }
 
+#[path = "security/python_locks.rs"]
+mod python_locks;
+
 #[path = "security/superseding.rs"]
 mod superseding;

@@ -166,9 +166,70 @@ pub struct Planning<'a> {
     pub locks: &'a BTreeMap<String, String>,
 }
 
+/// (ecosystem, entry directory, package) of a security change.
+type GroupKey = (Ecosystem, String, String);
+
+/// A fix that bumps a package which is vulnerable itself joins that package's change when
+/// the package's own fix goes at least as far: one merge request moves the package once
+/// (its own fix), and the lock then takes the transitive fix on top. Otherwise two merge
+/// requests would move the same package to different versions.
+fn fold_into_parents(checker: &Checker<'_>, groups: &mut BTreeMap<GroupKey, Vec<Finding>>) {
+    let keys: Vec<GroupKey> = groups.keys().cloned().collect();
+    for key in keys {
+        let (ecosystem, directory, _) = &key;
+        let Some(scheme) =
+            super::inventory::version_scheme(*ecosystem).and_then(|s| checker.plugins.scheme(s))
+        else {
+            continue;
+        };
+        let norm = |n: &str| super::inventory::normalize(*ecosystem, n);
+        let Some(members) = groups.get(&key) else {
+            continue;
+        };
+        // Only a change of a single finding with one parent moved is folded.
+        let [member] = members.as_slice() else {
+            continue;
+        };
+        let Ok(fix) = &member.fix else { continue };
+        let [via] = fix.via.as_slice() else { continue };
+        let parent_key = groups
+            .keys()
+            .find(|(e, d, n)| e == ecosystem && d == directory && norm(n) == norm(&via.package))
+            .cloned();
+        let Some(parent_key) = parent_key else {
+            continue;
+        };
+        let goes_far_enough = groups[&parent_key].iter().all(|f| {
+            f.fix.as_ref().is_ok_and(|own| {
+                scheme
+                    .compare(&own.version, &via.to)
+                    .is_ok_and(|o| o != std::cmp::Ordering::Less)
+            })
+        });
+        if !goes_far_enough {
+            continue;
+        }
+        let mut member = member.clone();
+        if let Ok(fix) = &mut member.fix {
+            fix.steps.retain(|s| {
+                let name = match s {
+                    super::fix::Step::Direct { name, .. }
+                    | super::fix::Step::Locked { name, .. } => name,
+                };
+                norm(name) != norm(&via.package)
+            });
+            fix.via.clear();
+        }
+        groups.remove(&key);
+        if let Some(parent) = groups.get_mut(&parent_key) {
+            parent.push(member);
+        }
+    }
+}
+
 /// One change per (ecosystem, entry directory, vulnerable package) with a fix.
 pub async fn plan_changes(p: &Planning<'_>, findings: &[Finding]) -> Vec<PlannedChange> {
-    let mut groups: BTreeMap<(Ecosystem, String, String), Vec<&Finding>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<Finding>> = BTreeMap::new();
     for f in findings.iter().filter(|f| f.fix.is_ok()) {
         let entry = p
             .settings
@@ -177,8 +238,13 @@ pub async fn plan_changes(p: &Planning<'_>, findings: &[Finding]) -> Vec<Planned
         groups
             .entry((f.installed.ecosystem, directory, f.installed.name.clone()))
             .or_default()
-            .push(f);
+            .push(f.clone());
     }
+    fold_into_parents(p.checker, &mut groups);
+    let groups: BTreeMap<GroupKey, Vec<&Finding>> = groups
+        .iter()
+        .map(|(k, v)| (k.clone(), v.iter().collect()))
+        .collect();
     // The worst first, so that the open limit keeps the most severe.
     let worst = |members: &[&Finding]| {
         members
@@ -215,8 +281,12 @@ async fn change(
     let mut failure = None;
     let mut updates: Vec<PlannedUpdate> = Vec::new();
     let mut via: Vec<Via> = Vec::new();
+    let mut kept: Vec<&Finding> = Vec::new();
+    let mut not_made: Vec<String> = Vec::new();
+    let norm = |n: &str| super::inventory::normalize(ecosystem, n);
     for f in members {
         let Ok(fix) = &f.fix else { continue };
+        let before = texts.clone();
         match apply_fix(
             p.checker,
             p.manifests,
@@ -228,8 +298,23 @@ async fn change(
         .await
         {
             Ok(touched) => lockfiles.extend(touched),
+            // A transitive fix folded into this package's change (see fold_into_parents)
+            // that cannot be made with it leaves; the package's own fix goes ahead.
+            Err(e) if norm(&f.installed.name) != norm(package) => {
+                texts = before;
+                let ids: Vec<&str> = f.advisories.iter().map(|a| a.id.as_str()).collect();
+                not_made.push(format!(
+                    "{} {} to {} ({}) could not be made with it: {e}",
+                    f.installed.name,
+                    f.installed.version,
+                    fix.version,
+                    ids.join(", ")
+                ));
+                continue;
+            }
             Err(e) => failure = Some(format!("{} {}: {e}", f.installed.name, fix.version)),
         }
+        kept.push(f);
         let scheme = super::inventory::version_scheme(ecosystem).unwrap_or("");
         let update_type = p
             .checker
@@ -263,6 +348,10 @@ async fn change(
                 via.push(v.clone());
             }
         }
+    }
+    let members: &[&Finding] = &kept;
+    if let Some(own) = updates.iter_mut().find(|u| norm(&u.name) == norm(package)) {
+        own.notes.extend(not_made);
     }
     for v in &via {
         updates.push(PlannedUpdate {
