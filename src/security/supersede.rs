@@ -344,3 +344,65 @@ fn annotation(
         description,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forge::MergeStatus;
+
+    #[test]
+    fn marks_titles_before_their_location_once() {
+        assert_eq!(
+            security_title("Bump requests from 2.25.0 to 2.32.3", "/"),
+            "Bump requests from 2.25.0 to 2.32.3 [security]"
+        );
+        assert_eq!(
+            security_title("Bump requests from 2.25.0 to 2.32.3 in /api", "/api"),
+            "Bump requests from 2.25.0 to 2.32.3 [security] in /api"
+        );
+        assert_eq!(
+            security_title("Bump requests from 2.25.0 to 2.32.3 [security]", "/"),
+            "Bump requests from 2.25.0 to 2.32.3 [security]"
+        );
+    }
+
+    #[test]
+    fn an_annotation_goes_before_the_commands_and_only_once() {
+        let mr = MergeRequest {
+            iid: 4,
+            state: MergeRequestState::Opened,
+            source_branch: "updatebot/pip/requests-2.32.3".into(),
+            target_branch: "main".into(),
+            title: "Bump requests from 2.25.0 to 2.32.3".into(),
+            description: "Bumps **requests** from 2.25.0 to 2.32.3.\n\n---\n\ncommands".into(),
+            labels: vec!["dependencies".into()],
+            sha: String::new(),
+            merge_status: MergeStatus::Other,
+            author: "updatebot".into(),
+            web_url: String::new(),
+            created_at: None,
+            updated_at: None,
+        };
+        let advisories = vec![("requests".to_string(), "2.25.0".to_string(), Vec::new())];
+        let a = annotation(&mr, "/", &advisories);
+        assert_eq!(a.labels, ["dependencies", "security"]);
+        assert_eq!(a.title, "Bump requests from 2.25.0 to 2.32.3 [security]");
+        let (head, tail) = a
+            .description
+            .split_once("**Security advisories fixed**")
+            .unwrap();
+        assert!(head.starts_with("Bumps **requests**"), "{head}");
+        assert!(tail.ends_with("\n---\n\ncommands"), "{tail}");
+        let again = annotation(
+            &MergeRequest {
+                description: a.description.clone(),
+                labels: a.labels.clone(),
+                title: a.title.clone(),
+                ..mr
+            },
+            "/",
+            &advisories,
+        );
+        assert_eq!(again, a, "nothing to add the second time");
+    }
+}
