@@ -639,6 +639,7 @@ impl Fleet<'_> {
                         &existing,
                         &target,
                         &sec.vulnerable,
+                        &keep,
                         self.plugins,
                     );
                     keep.extend(decided.keep);

@@ -105,12 +105,15 @@ fn report(change: &PlannedChange, mr: Option<&MergeRequest>, reason: String) -> 
 }
 
 /// Arbitrate between the security changes and the version changes (planned, or open from
-/// earlier runs) of the same packages, for the merge requests into `target`.
+/// earlier runs) of the same packages, for the merge requests into `target`. `kept` names
+/// the security merge requests that stay open although their fix could not be worked out
+/// this run: version updates of their packages wait for them too.
 pub fn arbitrate(
     planned: &mut Vec<PlannedChange>,
     existing: &[MergeRequest],
     target: &str,
     vulnerable: &[Vulnerable],
+    kept: &BTreeSet<String>,
     plugins: &Plugins,
 ) -> Arbitration {
     let mut out = Arbitration::default();
@@ -294,6 +297,40 @@ pub fn arbitrate(
         if let Some(security) = planned.iter_mut().find(|c| c.key == key) {
             security.supersedes.extend(supersedes);
         }
+    }
+    // Security merge requests kept open without a plan this run (their fix could not be
+    // worked out): the version updates of what they move wait, as for a planned one.
+    for o in open.iter().filter(|o| kept.contains(&o.meta.key)) {
+        let Some(rest) = o.meta.key.strip_prefix(KEY_PREFIX) else {
+            continue;
+        };
+        let scope = scope_of(rest);
+        let (Some(ecosystem), Some(first)) = (
+            planned
+                .iter()
+                .find(|c| scope_of(&c.key) == scope)
+                .map(|c| c.ecosystem),
+            o.meta.updates.first(),
+        ) else {
+            continue;
+        };
+        let norm = |name: &str| normalize(ecosystem, name);
+        let moved: BTreeSet<String> = o.meta.updates.iter().map(|u| norm(&u.name)).collect();
+        let why = format!(
+            "the open security merge request !{} of {}",
+            o.mr.iid, first.name
+        );
+        planned.retain(|c| {
+            let waits = c.security.is_none()
+                && scope_of(&c.key) == scope
+                && c.updates.iter().any(|u| moved.contains(&norm(&u.package)));
+            if waits {
+                out.keep.insert(c.key.clone());
+                let mr = open.iter().find(|x| x.meta.key == c.key).map(|x| x.mr);
+                out.reports.push(report(c, mr, format!("waits for {why}")));
+            }
+            !waits
+        });
     }
     out
 }

@@ -289,3 +289,49 @@ async fn a_version_update_that_fixes_the_advisories_carries_them() {
         "nothing to add"
     );
 }
+
+/// A security merge request kept open while its fix cannot be worked out (the configuration
+/// now holds requests below the fix) still keeps the version update of its package waiting.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_security_merge_request_holds_the_version_update_back() {
+    let Some(w) = world().await else { return };
+    w.gitlab.add_group("sec");
+    let p = w.project(
+        "kept",
+        &[
+            (".updatebot.yml", FRIDAYS),
+            ("requirements.txt", "requests==2.25.0\n"),
+        ],
+    );
+    let operator = w.operator();
+    w.run(&operator, tuesday()).await;
+    assert_eq!(
+        open_titles(&w, p),
+        ["Bump requests from 2.25.0 to 2.31.0 [security]"]
+    );
+    let security = w.gitlab.merge_requests(p).remove(0);
+    w.gitlab
+        .push(p, "main", &[(".updatebot.yml", Some(HELD_BELOW))], "rita");
+    let report = w.run(&operator, Window::Always).await;
+    assert!(!report.failed(), "{}", report.summary());
+    let version = report.projects[0]
+        .changes
+        .iter()
+        .find(|c| c.title == "Bump requests from 2.25.0 to 2.28.2")
+        .unwrap_or_else(|| panic!("{}", report.summary()));
+    assert_eq!(version.action.as_str(), "skipped");
+    assert_eq!(
+        version.reason.as_deref(),
+        Some(
+            format!(
+                "waits for the open security merge request !{} of requests",
+                security.iid
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        open_titles(&w, p),
+        ["Bump requests from 2.25.0 to 2.31.0 [security]"]
+    );
+}
