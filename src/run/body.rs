@@ -283,6 +283,7 @@ mod tests {
             split: Default::default(),
             fixes: Vec::new(),
             supersedes: Vec::new(),
+            standby: None,
         };
         let meta = Meta {
             v: 1,

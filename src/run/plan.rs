@@ -65,6 +65,9 @@ pub struct PlannedChange {
     /// Other merge requests of the bot this one replaces once it is open (a security update
     /// over version updates of the same package), closed with a note linking it.
     pub supersedes: Vec<(u64, String)>,
+    /// A security update standing by for the version update (this key) that carries its fix:
+    /// it is opened only if that one is not (skipped, failed) in this run, with why.
+    pub standby: Option<(String, String)>,
 }
 
 /// A group that could not take all its members: who was left out, and why.
@@ -449,6 +452,7 @@ fn change(
         split: Split::default(),
         fixes: Vec::new(),
         supersedes: Vec::new(),
+        standby: None,
     }
 }
 

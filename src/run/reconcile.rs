@@ -165,14 +165,37 @@ impl Context<'_> {
                 .find(|e| e.is_open() && e.mr.source_branch == c.branch)
                 .map(|e| e.mr.iid)
                 .unwrap_or(u64::MAX);
-            // (A version update carrying a security fix counts as a security update.)
-            (c.security.is_none() && c.fixes.is_empty(), iid)
+            // (A version update carrying a security fix counts as a security update, and
+            // goes before the security update standing by for it.)
+            let class = match (&c.security, &c.standby, c.fixes.is_empty()) {
+                (Some(_), Some(_), _) => 1,
+                (Some(_), None, _) | (None, _, false) => 0,
+                (None, _, true) => 2,
+            };
+            (class, iid)
         });
         let mut rebases = self.bot.rebase_limit;
         let mut labels_ready = false;
         let mut planned_keys: BTreeSet<String> = planned.iter().map(|c| c.key.clone()).collect();
         planned_keys.extend(held);
+        // Keys of the changes whose merge request is open after this run's step.
+        let mut open_now: BTreeSet<String> = BTreeSet::new();
         for change in &planned {
+            if let Some((carrier, why)) = &change.standby {
+                if open_now.contains(carrier) {
+                    let mr = existing
+                        .iter()
+                        .find(|e| e.is_open() && e.key() == Some(carrier.as_str()))
+                        .map(|e| &e.mr);
+                    report.changes.push(super::reconcile::report(
+                        change,
+                        Action::Skipped,
+                        mr,
+                        Some(why.clone()),
+                    ));
+                    continue;
+                }
+            }
             let outcome = self
                 .reconcile_change(
                     change,
@@ -184,7 +207,21 @@ impl Context<'_> {
                 )
                 .await;
             match outcome {
-                Ok(reports) => report.changes.extend(reports),
+                Ok(reports) => {
+                    let first = reports.first().map(|r| r.action);
+                    if matches!(
+                        first,
+                        Some(
+                            Action::Opened
+                                | Action::Updated
+                                | Action::Recreated
+                                | Action::Unchanged
+                        )
+                    ) {
+                        open_now.insert(change.key.clone());
+                    }
+                    report.changes.extend(reports)
+                }
                 Err(e) => report.changes.push(report_failed(change, e)),
             }
         }

@@ -492,5 +492,6 @@ async fn change(
         split: Default::default(),
         fixes: Vec::new(),
         supersedes: Vec::new(),
+        standby: None,
     }
 }

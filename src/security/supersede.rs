@@ -174,10 +174,9 @@ pub fn arbitrate(
                     }),
                 };
             if let Some((index, mr, to)) = carrier {
-                let security = planned.remove(at);
+                let security = planned[at].clone();
                 let (branch, mr) = match index {
                     Some(i) => {
-                        let i = if i > at { i - 1 } else { i };
                         let version = &mut planned[i];
                         for fix in &vulnerable.advisories {
                             let known = version
@@ -218,7 +217,19 @@ pub fn arbitrate(
                         "the version update to {to} ({branch}) fixes it: it lists the advisories"
                     ),
                 };
-                out.reports.push(report(&security, mr, reason));
+                match index {
+                    // Planned in this run: the security update stands by in case the
+                    // version update is not opened after all (closed before, limits, a
+                    // lockfile that cannot follow).
+                    Some(i) => {
+                        let carrier = planned[i].key.clone();
+                        planned[at].standby = Some((carrier, reason));
+                    }
+                    None => {
+                        planned.remove(at);
+                        out.reports.push(report(&security, mr, reason));
+                    }
+                }
                 continue;
             }
         }

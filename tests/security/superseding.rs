@@ -288,6 +288,19 @@ async fn a_version_update_that_fixes_the_advisories_carries_them() {
         mr.description,
         "nothing to add"
     );
+
+    // A person closes it without merging (the version is ignored from then on): the
+    // security fix is not lost with it, the security merge request that stood by opens.
+    let rita = w.gitlab.add_user("rita");
+    w.gitlab.close(p, mr.iid, rita.id);
+    let after = w.run(&operator, Window::Always).await;
+    assert!(!after.failed(), "{}", after.summary());
+    assert_eq!(
+        open_titles(&w, p),
+        ["Bump requests from 2.25.0 to 2.31.0 [security]"],
+        "{}",
+        after.summary()
+    );
 }
 
 /// A security merge request kept open while its fix cannot be worked out (the configuration
