@@ -138,6 +138,8 @@ fn existing_report(e: &Existing, action: Action, reason: String) -> ChangeReport
 use super::budget::{RunBudget, Spend};
 use super::meta::scope_of;
 
+mod superseded;
+
 impl Context<'_> {
     pub(super) async fn reconcile(
         &self,
@@ -165,14 +167,7 @@ impl Context<'_> {
                 .find(|e| e.is_open() && e.mr.source_branch == c.branch)
                 .map(|e| e.mr.iid)
                 .unwrap_or(u64::MAX);
-            // (A version update carrying a security fix counts as a security update, and
-            // goes before the security update standing by for it.)
-            let class = match (&c.security, &c.standby, c.fixes.is_empty()) {
-                (Some(_), Some(_), _) => 1,
-                (Some(_), None, _) | (None, _, false) => 0,
-                (None, _, true) => 2,
-            };
-            (class, iid)
+            (superseded::order(c), iid)
         });
         let mut rebases = self.bot.rebase_limit;
         let mut labels_ready = false;
@@ -181,20 +176,9 @@ impl Context<'_> {
         // Keys of the changes whose merge request is open after this run's step.
         let mut open_now: BTreeSet<String> = BTreeSet::new();
         for change in &planned {
-            if let Some((carrier, why)) = &change.standby {
-                if open_now.contains(carrier) {
-                    let mr = existing
-                        .iter()
-                        .find(|e| e.is_open() && e.key() == Some(carrier.as_str()))
-                        .map(|e| &e.mr);
-                    report.changes.push(super::reconcile::report(
-                        change,
-                        Action::Skipped,
-                        mr,
-                        Some(why.clone()),
-                    ));
-                    continue;
-                }
+            if let Some(skipped) = superseded::standing_by(change, &existing, &open_now) {
+                report.changes.push(skipped);
+                continue;
             }
             let outcome = self
                 .reconcile_change(
@@ -208,16 +192,7 @@ impl Context<'_> {
                 .await;
             match outcome {
                 Ok(reports) => {
-                    let first = reports.first().map(|r| r.action);
-                    if matches!(
-                        first,
-                        Some(
-                            Action::Opened
-                                | Action::Updated
-                                | Action::Recreated
-                                | Action::Unchanged
-                        )
-                    ) {
+                    if superseded::left_open(&reports) {
                         open_now.insert(change.key.clone());
                     }
                     report.changes.extend(reports)
@@ -764,41 +739,7 @@ impl Context<'_> {
                 format!("superseded by !{}", mr.iid),
             ));
         }
-        // Version merge requests of a package this security update moves (see
-        // crate::security::supersede): never two open merge requests for one package.
-        for (iid, why) in &change.supersedes {
-            let Some(e) = existing
-                .iter_mut()
-                .find(|e| e.is_open() && e.mr.iid == *iid && e.mr.iid != mr.iid)
-            else {
-                continue;
-            };
-            let note = format!(
-                "Superseded by !{}, {}.",
-                mr.iid,
-                sanitize::inline_max(why, sanitize::MAX_MESSAGE)
-            );
-            // A run cut off between the note and the closing noted it already.
-            let notes = self
-                .forge
-                .notes(self.project, e.mr.iid)
-                .await
-                .map_err(problem)?;
-            let bot = self.forge.bot_user();
-            if notes
-                .iter()
-                .any(|n| n.author.eq_ignore_ascii_case(bot) && n.body == note)
-            {
-                self.close_by_bot_quietly(e).await?;
-            } else {
-                self.close_by_bot(e, &note).await?;
-            }
-            out.push(existing_report(
-                e,
-                Action::Superseded,
-                format!("superseded by !{}, {why}", mr.iid),
-            ));
-        }
+        out.extend(self.close_superseded(change, existing, mr.iid).await?);
         Ok(out)
     }
 
