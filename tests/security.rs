@@ -538,6 +538,11 @@ impl World {
     }
 
     async fn run(&self, operator: &OperatorConfig, window: Window) -> FleetReport {
+        self.run_with(operator, window, &osv_dir()).await
+    }
+
+    /// A run with the advisories of the OSV dump `osv`.
+    async fn run_with(&self, operator: &OperatorConfig, window: Window, osv: &Path) -> FleetReport {
         let http = Arc::new(HttpClient::new(HttpOptions::default(), Vec::new()).unwrap());
         let forge = GitlabForge::connect(
             operator.gitlab.as_ref().unwrap(),
@@ -550,7 +555,9 @@ impl World {
         let mut fleet = Fleet::new(&forge, &plugins, operator, http);
         fleet.window = window;
         fleet.shard = Shard::ALL;
-        fleet.advisories = Some(Arc::new(updatebot_advisory::Advisories::dump(osv_dir())));
+        fleet.advisories = Some(Arc::new(updatebot_advisory::Advisories::dump(
+            osv.to_path_buf(),
+        )));
         fleet.run().await
     }
 }
@@ -559,6 +566,19 @@ fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(text)
         .unwrap()
         .with_timezone(&chrono::Utc)
+}
+
+/// The titles of the open merge requests of `project`, sorted.
+fn open_titles(w: &World, project: u64) -> Vec<String> {
+    let mut out: Vec<String> = w
+        .gitlab
+        .merge_requests(project)
+        .into_iter()
+        .filter(|m| m.state == "opened")
+        .map(|m| m.title)
+        .collect();
+    out.sort();
+    out
 }
 
 fn actions(report: &FleetReport) -> Vec<(String, String)> {

@@ -884,11 +884,13 @@ impl Context<'_> {
                 continue;
             }
             if crate::security::mr::is_security_key(&meta.key) {
-                let names: Vec<String> = meta.updates.iter().map(|u| u.name.clone()).collect();
-                let reason = format!(
-                    "no known advisory affects the locked {} any more",
-                    names.join(", ")
-                );
+                let reason = superseded::taken_by(&meta, changes).unwrap_or_else(|| {
+                    let names: Vec<String> = meta.updates.iter().map(|u| u.name.clone()).collect();
+                    format!(
+                        "no known advisory affects the locked {} any more",
+                        names.join(", ")
+                    )
+                });
                 self.close_by_bot(e, &format!("Closing: {reason}.")).await?;
                 report
                     .changes

@@ -534,3 +534,80 @@ async fn a_parent_holding_back_the_fix_moves_with_it_in_uv_lock() {
 async fn a_parent_holding_back_the_fix_moves_with_it_in_poetry_lock() {
     parent_bumped_for_a_transitive_fix(Kind::Poetry).await;
 }
+
+/// idna's security merge request moved requests to 2.28.2 while requests had no known
+/// advisory; once requests has one, idna's fix joins requests' merge request and idna's own
+/// closes, saying where its fix went (never two merge requests moving requests).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transitive_fix_moves_into_its_parents_merge_request_once_the_parent_is_vulnerable() {
+    let Some(w) = world().await else { return };
+    let Some(tools) = lock_tools() else { return };
+    w.gitlab.add_group("sec");
+    let kind = Kind::Uv;
+    let (pyproject, lock) =
+        locked_project(&tools, &w.index, kind, &[("requests", "==2.25.0")], &[]);
+    let p = w.project(
+        "joins",
+        &[
+            (".updatebot.yml", PIP_CONFIG),
+            ("pyproject.toml", &pyproject),
+            (kind.lock(), &lock),
+        ],
+    );
+    let operator = operator_with_tools(&w, &tools);
+    // The dump without requests' advisory.
+    let dump = tempfile::tempdir().unwrap();
+    for dir in ["PyPI", "npm"] {
+        std::fs::create_dir_all(dump.path().join(dir)).unwrap();
+        for entry in std::fs::read_dir(osv_dir().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            if !text.contains("\"name\": \"requests\"") {
+                std::fs::write(dump.path().join(dir).join(path.file_name().unwrap()), text)
+                    .unwrap();
+            }
+        }
+    }
+    let before = w.run_with(&operator, tuesday(), dump.path()).await;
+    assert!(!before.failed(), "{}", before.summary());
+    assert_eq!(
+        open_titles(&w, p),
+        ["Bump idna from 2.10 to 3.7 [security]"],
+        "{}",
+        before.summary()
+    );
+    let idna = w.gitlab.merge_requests(p).remove(0);
+    assert!(
+        idna.description
+            .contains("held back by requests 2.25.0: it moves to 2.28.2"),
+        "{}",
+        idna.description
+    );
+    let after = w.run(&operator, tuesday()).await;
+    assert!(!after.failed(), "{}", after.summary());
+    assert_eq!(
+        open_titles(&w, p),
+        ["Bump requests from 2.25.0 to 2.31.0 [security]"],
+        "{}",
+        after.summary()
+    );
+    let requests = w
+        .gitlab
+        .merge_requests(p)
+        .into_iter()
+        .find(|m| m.state == "opened")
+        .unwrap();
+    let notes: Vec<String> = w
+        .gitlab
+        .notes(p, idna.iid)
+        .into_iter()
+        .map(|n| n.body)
+        .collect();
+    assert!(
+        notes.contains(&format!(
+            "Closing: its fix joined the security update on {}.",
+            requests.source_branch
+        )),
+        "{notes:?}"
+    );
+}

@@ -17,18 +17,6 @@ fn tuesday() -> Window {
     Window::Between(utc("2026-11-23T05:00:00Z"), utc("2026-11-24T05:00:00Z"))
 }
 
-fn open_titles(w: &World, project: u64) -> Vec<String> {
-    let mut out: Vec<String> = w
-        .gitlab
-        .merge_requests(project)
-        .into_iter()
-        .filter(|m| m.state == "opened")
-        .map(|m| m.title)
-        .collect();
-    out.sort();
-    out
-}
-
 /// A version merge request of requests to 2.28.2 (still vulnerable), opened while the
 /// configuration held requests below 2.29; then the configuration lets the fix in.
 async fn vulnerable_version_merge_request(w: &World, name: &str) -> (u64, OperatorConfig) {

@@ -4,6 +4,7 @@
 //! carries its fix is not opened when that one is.
 
 use super::{existing_report, problem, report, Context, Existing};
+use crate::run::meta::Meta;
 use crate::run::plan::PlannedChange;
 use crate::run::sanitize;
 use crate::run::{Action, ChangeReport};
@@ -26,6 +27,17 @@ pub(super) fn left_open(reports: &[ChangeReport]) -> bool {
         reports.first().map(|r| r.action),
         Some(Action::Opened | Action::Updated | Action::Recreated | Action::Unchanged)
     )
+}
+
+/// Why a security merge request no change plans any more is closed when another security
+/// change of this run takes its package (a transitive fix joined its parent's change).
+pub(super) fn taken_by(meta: &Meta, changes: &[PlannedChange]) -> Option<String> {
+    let name = &meta.updates.first()?.name;
+    changes.iter().find_map(|c| {
+        let security = c.security.as_ref()?;
+        let takes = c.key != meta.key && security.packages.iter().any(|(n, _, _)| n == name);
+        takes.then(|| format!("its fix joined the security update on {}", c.branch))
+    })
 }
 
 /// The report of a security update standing by for a version update whose merge request is
