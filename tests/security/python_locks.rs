@@ -535,8 +535,8 @@ async fn a_parent_holding_back_the_fix_moves_with_it_in_poetry_lock() {
     parent_bumped_for_a_transitive_fix(Kind::Poetry).await;
 }
 
-/// idna's security merge request moved requests to 2.28.2 while requests had no known
-/// advisory; once requests has one, idna's fix joins requests' merge request and idna's own
+/// idna's security merge request moves requests (whose range holds idna below 3) to 2.28.2
+/// while requests has no known advisory; once requests has one, idna's fix joins requests' merge request and idna's own
 /// closes, saying where its fix went (never two merge requests moving requests).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transitive_fix_moves_into_its_parents_merge_request_once_the_parent_is_vulnerable() {
@@ -583,6 +583,21 @@ async fn a_transitive_fix_moves_into_its_parents_merge_request_once_the_parent_i
         "{}",
         idna.description
     );
+    // requests (not vulnerable in this dump) is bumped to its lowest release admitting idna
+    // 3.7, through its declaration; the lock takes both and uv accepts it.
+    let branch = &idna.source_branch;
+    assert_eq!(
+        w.gitlab.file(p, branch, "pyproject.toml").unwrap(),
+        pyproject.replace("==2.25.0", "==2.28.2")
+    );
+    let new_lock = w.gitlab.file(p, branch, kind.lock()).unwrap();
+    assert_eq!(
+        locked_version(&new_lock, "requests").as_deref(),
+        Some("2.28.2")
+    );
+    assert_eq!(locked_version(&new_lock, "idna").as_deref(), Some("3.7"));
+    let (ok, log) = check_branch(&w, &tools, p, branch, kind);
+    assert!(ok, "uv rejects the lock of {branch}: {log}");
     let after = w.run(&operator, tuesday()).await;
     assert!(!after.failed(), "{}", after.summary());
     assert_eq!(
