@@ -86,16 +86,22 @@ pub fn describe(
     let mut out = String::new();
     match &change.group {
         None => {
+            let first = change.updates.first().map(|u| u.name.as_str());
+            // Other packages a security update moves (a parent, a folded transitive fix)
+            // are named.
             let moves: Vec<String> = change
                 .updates
                 .iter()
-                .map(|u| format!("from {} to {}", sanitize(&u.from), sanitize(&u.to)))
+                .map(|u| {
+                    let what = format!("from {} to {}", sanitize(&u.from), sanitize(&u.to));
+                    if Some(u.name.as_str()) == first {
+                        what
+                    } else {
+                        format!("**{}** {what}", sanitize(&u.name))
+                    }
+                })
                 .collect();
-            let name = change
-                .updates
-                .first()
-                .map(|u| sanitize(&u.name))
-                .unwrap_or_default();
+            let name = first.map(sanitize).unwrap_or_default();
             out.push_str(&format!("Bumps **{name}** {}", moves.join(" and ")));
         }
         Some(group) => out.push_str(&format!(
@@ -128,6 +134,8 @@ pub fn describe(
     }
     if let Some(security) = &change.security {
         out.push_str(&security.section());
+    } else if !change.fixes.is_empty() {
+        out.push_str(&crate::security::mr::section(&change.fixes, &[]));
     }
     out.push_str(&split_section(change));
     let mut links = Vec::new();
@@ -273,6 +281,9 @@ mod tests {
             separator: '/',
             commit: Default::default(),
             split: Default::default(),
+            fixes: Vec::new(),
+            supersedes: Vec::new(),
+            standby: None,
         };
         let meta = Meta {
             v: 1,

@@ -697,6 +697,38 @@ impl Fleet<'_> {
                     keep = sec.keep;
                     report.problems.extend(sec.problems);
                     skipped = sec.skipped;
+                    // One open merge request per package: security and version updates
+                    // of the same package are arbitrated before anything is opened.
+                    let decided = crate::security::supersede::arbitrate(
+                        &mut planned,
+                        &existing,
+                        &target,
+                        &sec.vulnerable,
+                        &keep,
+                        self.plugins,
+                    );
+                    keep.extend(decided.keep);
+                    skipped.extend(decided.reports);
+                    for a in decided.annotate {
+                        let current = existing.iter().find(|m| m.iid == a.iid);
+                        if current.is_some_and(|m| {
+                            m.title == a.title
+                                && m.labels == a.labels
+                                && m.description == a.description
+                        }) {
+                            continue;
+                        }
+                        let edit = crate::forge::MergeRequestEdit {
+                            title: Some(a.title),
+                            description: Some(a.description),
+                            labels: Some(a.labels),
+                            close: false,
+                        };
+                        forge
+                            .edit_merge_request(project, a.iid, &edit)
+                            .await
+                            .map_err(forge_problem)?;
+                    }
                 }
             }
             let ctx = reconcile::Context {

@@ -58,6 +58,16 @@ pub struct PlannedChange {
     pub commit: CommitMessage,
     /// What a failed group member changed about this change (see [`split`]).
     pub split: Split,
+    /// A version update that also fixes known advisories of its packages (name, installed
+    /// version, advisories): listed in its description, labelled `security`, and no
+    /// security merge request of its own (see [`crate::security::supersede`]).
+    pub fixes: Vec<(String, String, Vec<updatebot_advisory::AdvisoryView>)>,
+    /// Other merge requests of the bot this one replaces once it is open (a security update
+    /// over version updates of the same package), closed with a note linking it.
+    pub supersedes: Vec<(u64, String)>,
+    /// A security update standing by for the version update (this key) that carries its fix:
+    /// it is opened only if that one is not (skipped, failed) in this run, with why.
+    pub standby: Option<(String, String)>,
 }
 
 /// A group that could not take all its members: who was left out, and why.
@@ -440,6 +450,9 @@ fn change(
             .unwrap_or('/'),
         commit: entry.map(|e| e.commit_message.clone()).unwrap_or_default(),
         split: Split::default(),
+        fixes: Vec::new(),
+        supersedes: Vec::new(),
+        standby: None,
     }
 }
 

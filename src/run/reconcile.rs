@@ -138,6 +138,8 @@ fn existing_report(e: &Existing, action: Action, reason: String) -> ChangeReport
 use super::budget::{RunBudget, Spend};
 use super::meta::scope_of;
 
+mod superseded;
+
 impl Context<'_> {
     pub(super) async fn reconcile(
         &self,
@@ -165,13 +167,19 @@ impl Context<'_> {
                 .find(|e| e.is_open() && e.mr.source_branch == c.branch)
                 .map(|e| e.mr.iid)
                 .unwrap_or(u64::MAX);
-            (c.security.is_none(), iid)
+            (superseded::order(c), iid)
         });
         let mut rebases = self.bot.rebase_limit;
         let mut labels_ready = false;
         let mut planned_keys: BTreeSet<String> = planned.iter().map(|c| c.key.clone()).collect();
         planned_keys.extend(held);
+        // Keys of the changes whose merge request is open after this run's step.
+        let mut open_now: BTreeSet<String> = BTreeSet::new();
         for change in &planned {
+            if let Some(skipped) = superseded::standing_by(change, &existing, &open_now) {
+                report.changes.push(skipped);
+                continue;
+            }
             let outcome = self
                 .reconcile_change(
                     change,
@@ -183,7 +191,12 @@ impl Context<'_> {
                 )
                 .await;
             match outcome {
-                Ok(reports) => report.changes.extend(reports),
+                Ok(reports) => {
+                    if superseded::left_open(&reports) {
+                        open_now.insert(change.key.clone());
+                    }
+                    report.changes.extend(reports)
+                }
                 Err(e) => report.changes.push(report_failed(change, e)),
             }
         }
@@ -726,6 +739,7 @@ impl Context<'_> {
                 format!("superseded by !{}", mr.iid),
             ));
         }
+        out.extend(self.close_superseded(change, existing, mr.iid).await?);
         Ok(out)
     }
 
@@ -735,6 +749,12 @@ impl Context<'_> {
             .add_note(self.project, e.mr.iid, note)
             .await
             .map_err(problem)?;
+        self.close_by_bot_quietly(e).await
+    }
+
+    /// Close a merge request for the bot's own reasons, already noted: record, close,
+    /// delete branch.
+    async fn close_by_bot_quietly(&self, e: &mut Existing) -> Result<(), String> {
         let description = e.meta.as_mut().map(|meta| {
             meta.closed_by_bot = true;
             meta.replace_in(&e.mr.description)
@@ -864,11 +884,13 @@ impl Context<'_> {
                 continue;
             }
             if crate::security::mr::is_security_key(&meta.key) {
-                let names: Vec<String> = meta.updates.iter().map(|u| u.name.clone()).collect();
-                let reason = format!(
-                    "no known advisory affects the locked {} any more",
-                    names.join(", ")
-                );
+                let reason = superseded::taken_by(&meta, changes).unwrap_or_else(|| {
+                    let names: Vec<String> = meta.updates.iter().map(|u| u.name.clone()).collect();
+                    format!(
+                        "no known advisory affects the locked {} any more",
+                        names.join(", ")
+                    )
+                });
                 self.close_by_bot(e, &format!("Closing: {reason}.")).await?;
                 report
                     .changes

@@ -100,6 +100,8 @@ pub struct Planned {
     pub skipped: Vec<ChangeReport>,
     /// Lockfiles and advisories that could not be read.
     pub problems: Vec<String>,
+    /// The vulnerable packages with a fix, for arbitration with the version updates.
+    pub vulnerable: Vec<super::supersede::Vulnerable>,
 }
 
 /// The security pass of one project and target branch.
@@ -226,6 +228,41 @@ impl Pass<'_> {
             }
         }
         planned.scopes.retain(|s| !unsure.contains(s));
+        for finding in audit.findings.iter().filter(|f| f.fix.is_ok()) {
+            let i = &finding.installed;
+            let entry = self.settings.config_for(i.ecosystem, &i.manifest);
+            let directory = plan::directory_for(entry, &i.manifest);
+            let key = format!(
+                "{}{}:{directory}:{}",
+                mr::KEY_PREFIX,
+                i.ecosystem.as_str(),
+                i.name
+            );
+            let at = match planned.vulnerable.iter().position(|v| v.key == key) {
+                Some(at) => at,
+                None => {
+                    planned.vulnerable.push(super::supersede::Vulnerable {
+                        key,
+                        ecosystem: i.ecosystem,
+                        name: i.name.clone(),
+                        records: Vec::new(),
+                        advisories: Vec::new(),
+                    });
+                    planned.vulnerable.len() - 1
+                }
+            };
+            let v = &mut planned.vulnerable[at];
+            for r in &finding.records {
+                if !v.records.iter().any(|k| k.id == r.id) {
+                    v.records.push(r.clone());
+                }
+            }
+            v.advisories.push((
+                i.name.clone(),
+                i.version.clone(),
+                finding.advisories.clone(),
+            ));
+        }
         let planning = Planning {
             checker: &checker,
             settings: self.settings,

@@ -12,6 +12,7 @@ pub mod fleet;
 pub mod inventory;
 pub mod mr;
 pub mod output;
+pub mod supersede;
 
 use crate::check::Checker;
 use crate::scan::Manifest;

@@ -75,79 +75,85 @@ impl SecurityChange {
 
     /// The description's advisory section (Markdown).
     pub fn section(&self) -> String {
-        let mut out = String::from(
-            "\n**Security advisories fixed**\n\n| Advisory | Package | Severity | Affected versions | Fixed in | Summary |\n| --- | --- | --- | --- | --- | --- |\n",
-        );
-        let mut shown = 0;
-        let mut links = Vec::new();
-        for (name, version, advisories) in &self.packages {
-            for a in advisories {
-                shown += 1;
-                if shown > MAX_ADVISORIES {
-                    break;
+        section(&self.packages, &self.via)
+    }
+}
+
+/// The advisory section of a description (Markdown): per vulnerable package (name, installed
+/// version, advisories) each advisory fixed, and the packages moved to let the fix in.
+pub fn section(packages: &[(String, String, Vec<AdvisoryView>)], via: &[Via]) -> String {
+    let mut out = String::from(
+        "\n**Security advisories fixed**\n\n| Advisory | Package | Severity | Affected versions | Fixed in | Summary |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    let mut shown = 0;
+    let mut links = Vec::new();
+    for (name, version, advisories) in packages {
+        for a in advisories {
+            shown += 1;
+            if shown > MAX_ADVISORIES {
+                break;
+            }
+            let id = sanitize(&a.id);
+            let head = match safe_url(&a.url) {
+                Some(url)
+                    if a.id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) =>
+                {
+                    format!("[{id}]({url})")
                 }
-                let id = sanitize(&a.id);
-                let head = match safe_url(&a.url) {
-                    Some(url)
-                        if a.id
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) =>
-                    {
-                        format!("[{id}]({url})")
-                    }
-                    _ => id,
-                };
-                let aliases = if a.aliases.is_empty() {
-                    String::new()
-                } else {
-                    let list: Vec<String> = a.aliases.iter().take(5).map(|x| sanitize(x)).collect();
-                    format!(" ({})", list.join(", "))
-                };
-                out.push_str(&format!(
-                    "| {head}{aliases} | {} {} | {} | {} | {} | {} |\n",
-                    sanitize(name),
-                    sanitize(version),
-                    sanitize(&a.severity.display()),
-                    sanitize(&a.affected),
-                    a.fixed
-                        .as_deref()
-                        .map(sanitize)
-                        .unwrap_or_else(|| "–".into()),
-                    a.summary.as_deref().map(sanitize).unwrap_or_default(),
-                ));
-                let refs: Vec<String> = a
-                    .references
-                    .iter()
-                    .filter_map(|r| safe_url(r))
-                    .enumerate()
-                    .map(|(i, url)| format!("[{}]({url})", i + 1))
-                    .collect();
-                if !refs.is_empty() {
-                    links.push(format!("- {}: {}", sanitize(&a.id), refs.join(" · ")));
-                }
+                _ => id,
+            };
+            let aliases = if a.aliases.is_empty() {
+                String::new()
+            } else {
+                let list: Vec<String> = a.aliases.iter().take(5).map(|x| sanitize(x)).collect();
+                format!(" ({})", list.join(", "))
+            };
+            out.push_str(&format!(
+                "| {head}{aliases} | {} {} | {} | {} | {} | {} |\n",
+                sanitize(name),
+                sanitize(version),
+                sanitize(&a.severity.display()),
+                sanitize(&a.affected),
+                a.fixed
+                    .as_deref()
+                    .map(sanitize)
+                    .unwrap_or_else(|| "–".into()),
+                a.summary.as_deref().map(sanitize).unwrap_or_default(),
+            ));
+            let refs: Vec<String> = a
+                .references
+                .iter()
+                .filter_map(|r| safe_url(r))
+                .enumerate()
+                .map(|(i, url)| format!("[{}]({url})", i + 1))
+                .collect();
+            if !refs.is_empty() {
+                links.push(format!("- {}: {}", sanitize(&a.id), refs.join(" · ")));
             }
         }
-        if shown > MAX_ADVISORIES {
-            out.push_str(&format!(
-                "\n({} more advisories not listed)\n",
-                shown - MAX_ADVISORIES
-            ));
-        }
-        if !links.is_empty() {
-            out.push_str("\n**Advisory references**\n\n");
-            out.push_str(&links.join("\n"));
-            out.push('\n');
-        }
-        for v in &self.via {
-            out.push_str(&format!(
-                "\nThe fixed version is held back by {} {}: it moves to {}, the lowest release that admits it.\n",
-                sanitize(&v.package),
-                sanitize(&v.from),
-                sanitize(&v.to)
-            ));
-        }
-        out
     }
+    if shown > MAX_ADVISORIES {
+        out.push_str(&format!(
+            "\n({} more advisories not listed)\n",
+            shown - MAX_ADVISORIES
+        ));
+    }
+    if !links.is_empty() {
+        out.push_str("\n**Advisory references**\n\n");
+        out.push_str(&links.join("\n"));
+        out.push('\n');
+    }
+    for v in via {
+        out.push_str(&format!(
+        "\nThe fixed version is held back by {} {}: it moves to {}, the lowest release that admits it.\n",
+        sanitize(&v.package),
+        sanitize(&v.from),
+        sanitize(&v.to)
+        ));
+    }
+    out
 }
 
 /// What planning security changes needs.
@@ -160,9 +166,70 @@ pub struct Planning<'a> {
     pub locks: &'a BTreeMap<String, String>,
 }
 
+/// (ecosystem, entry directory, package) of a security change.
+type GroupKey = (Ecosystem, String, String);
+
+/// A fix that bumps a package which is vulnerable itself joins that package's change when
+/// the package's own fix goes at least as far: one merge request moves the package once
+/// (its own fix), and the lock then takes the transitive fix on top. Otherwise two merge
+/// requests would move the same package to different versions.
+fn fold_into_parents(checker: &Checker<'_>, groups: &mut BTreeMap<GroupKey, Vec<Finding>>) {
+    let keys: Vec<GroupKey> = groups.keys().cloned().collect();
+    for key in keys {
+        let (ecosystem, directory, _) = &key;
+        let Some(scheme) =
+            super::inventory::version_scheme(*ecosystem).and_then(|s| checker.plugins.scheme(s))
+        else {
+            continue;
+        };
+        let norm = |n: &str| super::inventory::normalize(*ecosystem, n);
+        let Some(members) = groups.get(&key) else {
+            continue;
+        };
+        // Only a change of a single finding with one parent moved is folded.
+        let [member] = members.as_slice() else {
+            continue;
+        };
+        let Ok(fix) = &member.fix else { continue };
+        let [via] = fix.via.as_slice() else { continue };
+        let parent_key = groups
+            .keys()
+            .find(|(e, d, n)| e == ecosystem && d == directory && norm(n) == norm(&via.package))
+            .cloned();
+        let Some(parent_key) = parent_key else {
+            continue;
+        };
+        let goes_far_enough = groups[&parent_key].iter().all(|f| {
+            f.fix.as_ref().is_ok_and(|own| {
+                scheme
+                    .compare(&own.version, &via.to)
+                    .is_ok_and(|o| o != std::cmp::Ordering::Less)
+            })
+        });
+        if !goes_far_enough {
+            continue;
+        }
+        let mut member = member.clone();
+        if let Ok(fix) = &mut member.fix {
+            fix.steps.retain(|s| {
+                let name = match s {
+                    super::fix::Step::Direct { name, .. }
+                    | super::fix::Step::Locked { name, .. } => name,
+                };
+                norm(name) != norm(&via.package)
+            });
+            fix.via.clear();
+        }
+        groups.remove(&key);
+        if let Some(parent) = groups.get_mut(&parent_key) {
+            parent.push(member);
+        }
+    }
+}
+
 /// One change per (ecosystem, entry directory, vulnerable package) with a fix.
 pub async fn plan_changes(p: &Planning<'_>, findings: &[Finding]) -> Vec<PlannedChange> {
-    let mut groups: BTreeMap<(Ecosystem, String, String), Vec<&Finding>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<Finding>> = BTreeMap::new();
     for f in findings.iter().filter(|f| f.fix.is_ok()) {
         let entry = p
             .settings
@@ -171,8 +238,13 @@ pub async fn plan_changes(p: &Planning<'_>, findings: &[Finding]) -> Vec<Planned
         groups
             .entry((f.installed.ecosystem, directory, f.installed.name.clone()))
             .or_default()
-            .push(f);
+            .push(f.clone());
     }
+    fold_into_parents(p.checker, &mut groups);
+    let groups: BTreeMap<GroupKey, Vec<&Finding>> = groups
+        .iter()
+        .map(|(k, v)| (k.clone(), v.iter().collect()))
+        .collect();
     // The worst first, so that the open limit keeps the most severe.
     let worst = |members: &[&Finding]| {
         members
@@ -209,8 +281,12 @@ async fn change(
     let mut failure = None;
     let mut updates: Vec<PlannedUpdate> = Vec::new();
     let mut via: Vec<Via> = Vec::new();
+    let mut kept: Vec<&Finding> = Vec::new();
+    let mut not_made: Vec<String> = Vec::new();
+    let norm = |n: &str| super::inventory::normalize(ecosystem, n);
     for f in members {
         let Ok(fix) = &f.fix else { continue };
+        let before = texts.clone();
         match apply_fix(
             p.checker,
             p.manifests,
@@ -222,8 +298,23 @@ async fn change(
         .await
         {
             Ok(touched) => lockfiles.extend(touched),
+            // A transitive fix folded into this package's change (see fold_into_parents)
+            // that cannot be made with it leaves; the package's own fix goes ahead.
+            Err(e) if norm(&f.installed.name) != norm(package) => {
+                texts = before;
+                let ids: Vec<&str> = f.advisories.iter().map(|a| a.id.as_str()).collect();
+                not_made.push(format!(
+                    "{} {} to {} ({}) could not be made with it: {e}",
+                    f.installed.name,
+                    f.installed.version,
+                    fix.version,
+                    ids.join(", ")
+                ));
+                continue;
+            }
             Err(e) => failure = Some(format!("{} {}: {e}", f.installed.name, fix.version)),
         }
+        kept.push(f);
         let scheme = super::inventory::version_scheme(ecosystem).unwrap_or("");
         let update_type = p
             .checker
@@ -257,6 +348,10 @@ async fn change(
                 via.push(v.clone());
             }
         }
+    }
+    let members: &[&Finding] = &kept;
+    if let Some(own) = updates.iter_mut().find(|u| norm(&u.name) == norm(package)) {
+        own.notes.extend(not_made);
     }
     for v in &via {
         updates.push(PlannedUpdate {
@@ -395,5 +490,8 @@ async fn change(
         separator,
         commit: entry.map(|e| e.commit_message.clone()).unwrap_or_default(),
         split: Default::default(),
+        fixes: Vec::new(),
+        supersedes: Vec::new(),
+        standby: None,
     }
 }
