@@ -912,7 +912,8 @@ async fn budgets_go_to_security_updates_first() {
 
 /// Across the fleet too: the project worked on first has only version updates, the other
 /// has security fixes; with room for two new merge requests in the run (one project at a
-/// time), the security fixes of the second take it and the first's version updates wait.
+/// time), the security fixes of the other take it and the first's version updates wait:
+/// the run's census reserved the budget for them before any project was worked on.
 #[tokio::test(flavor = "multi_thread")]
 async fn fleet_budgets_go_to_security_updates_first_across_projects() {
     let Some(w) = world().await else { return };
@@ -949,8 +950,9 @@ async fn fleet_budgets_go_to_security_updates_first_across_projects() {
     assert_eq!(
         titles(security),
         [
-            "Bump idna from 2.10 to 3.7 [security]",
-            "Bump requests from 2.25.0 to 2.31.0 [security]"
+            // The due version updates carry the fixes (no second merge request).
+            "Bump idna from 2.10 to 3.10 [security]",
+            "Bump requests from 2.25.0 to 2.32.3 [security]"
         ],
         "{}",
         report.summary()

@@ -5,14 +5,28 @@
 use crate::config::Budgets;
 use crate::forge::MergeRequest;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// What is left of the run's budgets. Taking is atomic: projects run concurrently.
+///
+/// New merge requests of security updates can be reserved per project before the run works
+/// on any project (see `Fleet::run_projects`): a reservation is only ever taken by its own
+/// project's security updates, and what other updates take must leave every reservation
+/// whole, so security updates get the budget first across the fleet.
 #[derive(Debug, Default)]
 pub struct RunBudget {
     limits: Budgets,
-    opened: AtomicUsize,
+    opened: Mutex<Opened>,
     updated: AtomicUsize,
+}
+
+#[derive(Debug, Default)]
+struct Opened {
+    taken: usize,
+    /// Project path → new security merge requests still reserved for it.
+    reserved: BTreeMap<String, usize>,
 }
 
 /// Which budget an action draws on.
@@ -30,27 +44,82 @@ impl RunBudget {
         }
     }
 
+    /// Whether the run's budget of new merge requests is limited (reservations matter).
+    pub fn limits_opening(&self) -> bool {
+        self.limits.opened_per_run.is_some()
+    }
+
+    /// Hold `count` new merge requests of the run's budget for `project`'s security updates.
+    pub fn reserve(&self, project: &str, count: usize) {
+        if count == 0 || !self.limits_opening() {
+            return;
+        }
+        let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+        *opened.reserved.entry(project.to_string()).or_default() += count;
+    }
+
+    /// `project` is done: what it did not use of its reservation goes back to everyone.
+    pub fn release(&self, project: &str) {
+        let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+        opened.reserved.remove(project);
+    }
+
     /// Take one unit; `Err` names the budget that is used up.
     pub fn take(&self, spend: Spend) -> Result<(), String> {
-        let (counter, limit, what) = match spend {
-            Spend::Open => (
-                &self.opened,
-                self.limits.opened_per_run,
-                "new merge requests",
-            ),
-            Spend::Recreate => (
-                &self.updated,
-                self.limits.updated_per_run,
-                "recreated merge requests",
-            ),
-        };
-        let Some(limit) = limit else { return Ok(()) };
-        counter
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < limit).then_some(n + 1)
-            })
-            .map(|_| ())
-            .map_err(|_| format!("the run's budget of {limit} {what} across the fleet is used up"))
+        self.take_for(spend, "", false)
+    }
+
+    /// Take one unit for an update of `project`; `security` updates may use the project's
+    /// reservation, the others only what is left beside every reservation.
+    pub fn take_for(&self, spend: Spend, project: &str, security: bool) -> Result<(), String> {
+        match spend {
+            Spend::Open => {
+                let Some(limit) = self.limits.opened_per_run else {
+                    return Ok(());
+                };
+                let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+                let own = if security {
+                    opened.reserved.get(project).copied().unwrap_or(0)
+                } else {
+                    0
+                };
+                if own > 0 && opened.taken < limit {
+                    opened.taken += 1;
+                    if let Some(left) = opened.reserved.get_mut(project) {
+                        *left -= 1;
+                    }
+                    return Ok(());
+                }
+                let held: usize = opened.reserved.values().sum();
+                if opened.taken + held < limit {
+                    opened.taken += 1;
+                    Ok(())
+                } else if opened.taken < limit {
+                    Err(format!(
+                        "the run's budget of {limit} new merge requests across the fleet is held for security updates"
+                    ))
+                } else {
+                    Err(format!(
+                        "the run's budget of {limit} new merge requests across the fleet is used up"
+                    ))
+                }
+            }
+            Spend::Recreate => {
+                let Some(limit) = self.limits.updated_per_run else {
+                    return Ok(());
+                };
+                self.updated
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                        (n < limit).then_some(n + 1)
+                    })
+                    .map(|_| ())
+                    .map_err(|_| {
+                        format!(
+                            "the run's budget of {limit} recreated merge requests across the fleet is used up"
+                        )
+                    })
+            }
+        }
     }
 
     /// The per-project daily cap on new merge requests: `Err` when `today` (the bot's merge
@@ -99,6 +168,29 @@ mod tests {
         for _ in 0..100 {
             assert!(b.take(Spend::Recreate).is_ok());
         }
+    }
+
+    #[test]
+    fn reservations_are_for_their_own_projects_security_updates() {
+        let b = RunBudget::new(Budgets {
+            opened_per_run: Some(3),
+            ..Budgets::default()
+        });
+        b.reserve("g/sec", 2);
+        // One unit is free beside the reservation.
+        assert!(b.take_for(Spend::Open, "g/other", false).is_ok());
+        let e = b.take_for(Spend::Open, "g/other", false).unwrap_err();
+        assert!(e.contains("held for security updates"), "{e}");
+        // Another project's security update has no reservation here either.
+        assert!(b.take_for(Spend::Open, "g/other", true).is_err());
+        // The version updates of the reserving project do not use it.
+        assert!(b.take_for(Spend::Open, "g/sec", false).is_err());
+        assert!(b.take_for(Spend::Open, "g/sec", true).is_ok());
+        // Released unused: the last unit goes to whoever asks next.
+        b.release("g/sec");
+        assert!(b.take_for(Spend::Open, "g/other", false).is_ok());
+        let e = b.take_for(Spend::Open, "g/sec", true).unwrap_err();
+        assert!(e.contains("used up"), "{e}");
     }
 
     #[test]

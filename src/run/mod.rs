@@ -107,6 +107,10 @@ pub struct ProjectReport {
     /// Closed merge requests whose ignore a person undid from the dashboard in this run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub undone_ignores: Vec<u64>,
+    /// New merge requests this project's security updates need (counted by the run's
+    /// census pass, for the fleet-wide budget).
+    #[serde(skip)]
+    pub security_opens: usize,
 }
 
 impl ProjectReport {
@@ -119,6 +123,7 @@ impl ProjectReport {
             problems: Vec::new(),
             ci: None,
             undone_ignores: Vec::new(),
+            security_opens: 0,
         }
     }
 
@@ -371,33 +376,14 @@ pub(super) fn forge_problem(e: ForgeError) -> String {
     e.to_string()
 }
 
-/// Which updates a pass over the fleet serves.
+/// What a pass over the fleet does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
-    /// Security updates only (no dashboard, no version updates): run first so that they
-    /// take the fleet-wide budgets before any version update does.
-    SecurityOnly,
+    /// Plan every project and count the new merge requests its security updates need (see
+    /// `run_projects`); nothing is written.
+    Census,
     /// Everything due.
     Full,
-}
-
-/// Fold a project's security-first pass into its full pass: what the first pass did to a
-/// merge request (opened, recreated, …) is reported instead of the full pass's "unchanged"
-/// for the same branch; problems are the full pass's (it met the same ones).
-fn merge_security_pass(full: &mut ProjectReport, early: ProjectReport) {
-    for change in early.changes {
-        if matches!(change.action, Action::Unchanged | Action::Skipped) {
-            continue;
-        }
-        match full.changes.iter_mut().find(|c| c.branch == change.branch) {
-            Some(slot) if slot.action == Action::Unchanged => *slot = change,
-            Some(_) => {}
-            None => full.changes.push(change),
-        }
-    }
-    if full.error.is_none() {
-        full.error = early.error;
-    }
 }
 
 impl Fleet<'_> {
@@ -457,26 +443,18 @@ impl Fleet<'_> {
 
     /// Run over the given projects (the fleet already listed, or one shard of it).
     ///
-    /// When a fleet-wide budget limits the run and advisories are on, security updates get
-    /// the budget first across the whole fleet, not only within each project: a first pass
-    /// over every project serves only security updates, then the full pass serves the rest
-    /// with what is left (the security merge requests it meets are already up to date).
+    /// When the run's budget of new merge requests is limited and advisories are on,
+    /// security updates get it first across the whole fleet, not only within each project:
+    /// a first pass plans every project without writing anything and reserves, per project,
+    /// the new merge requests its security updates need; the full pass then lets only those
+    /// updates use a reservation, and hands back what a project left unused once it is done.
     pub async fn run_projects(&self, projects: Vec<Project>, report: &mut FleetReport) {
-        let budgets = self.operator.bot.budgets;
-        let security_first = self.advisories.is_some()
-            && self.focus.is_none()
-            && (budgets.opened_per_run.is_some() || budgets.updated_per_run.is_some());
-        let first = if security_first {
-            self.pass_over(projects.clone(), Pass::SecurityOnly).await
-        } else {
-            Vec::new()
-        };
-        let mut results = self.pass_over(projects, Pass::Full).await;
-        if !first.is_empty() {
-            for (full, early) in results.iter_mut().zip(first) {
-                merge_security_pass(full, early);
+        if self.advisories.is_some() && self.focus.is_none() && self.budget.limits_opening() {
+            for census in self.pass_over(projects.clone(), Pass::Census).await {
+                self.budget.reserve(&census.project, census.security_opens);
             }
         }
+        let results = self.pass_over(projects, Pass::Full).await;
         report.projects.extend(results);
         let stats = self.http.stats();
         report.registry_requests = stats
@@ -509,7 +487,11 @@ impl Fleet<'_> {
                                     Some("not reached: the bot was shutting down".to_string());
                                 return (i, skipped);
                             }
-                            (i, self.run_project_in(&project, pass).await)
+                            let report = self.run_project_in(&project, pass).await;
+                            if pass == Pass::Full {
+                                self.budget.release(&project.path);
+                            }
+                            (i, report)
                         })
                     },
                 )
@@ -585,8 +567,7 @@ impl Fleet<'_> {
                     .any(|scope| all.entry_for_scope(scope) == Some(entry.index)),
                 None => self.window.is_due(&cron),
             };
-            // The security-first pass serves no version updates.
-            if due && pass == Pass::Full {
+            if due {
                 due_entries.insert(entry.index);
             }
         }
@@ -628,7 +609,7 @@ impl Fleet<'_> {
                 self.dashboard_before(project, &mut existing, report)
                     .await?
             }
-            Pass::SecurityOnly => (None, Vec::new()),
+            Pass::Census => (None, Vec::new()),
         };
         let mut seen = upkeep::Seen {
             issue,
@@ -731,6 +712,20 @@ impl Fleet<'_> {
                     }
                 }
             }
+            if pass == Pass::Census {
+                report.security_opens += planned
+                    .iter()
+                    .filter(|c| reconcile::takes_security_budget(c))
+                    .filter(|c| {
+                        !existing.iter().any(|m| {
+                            m.state == crate::forge::MergeRequestState::Opened
+                                && m.source_branch == c.branch
+                                && m.target_branch == target
+                        })
+                    })
+                    .count();
+                continue;
+            }
             let ctx = reconcile::Context {
                 forge,
                 checker: &checker,
@@ -751,7 +746,7 @@ impl Fleet<'_> {
             seen.scopes
                 .extend(upkeep::scope_lines(report, from, &scope_problems, &scopes));
         }
-        if pass == Pass::SecurityOnly {
+        if pass == Pass::Census {
             return Ok(());
         }
         if self.operator.bot.persist_ignores {

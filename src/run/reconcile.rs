@@ -136,6 +136,12 @@ fn existing_report(e: &Existing, action: Action, reason: String) -> ChangeReport
 }
 
 use super::budget::{RunBudget, Spend};
+
+/// Whether a planned change is a security update for the budgets: a security merge request
+/// (not one standing by for a version update) or a version update that carries a fix.
+pub(super) fn takes_security_budget(change: &PlannedChange) -> bool {
+    superseded::order(change) == 0
+}
 use super::meta::scope_of;
 
 mod superseded;
@@ -685,7 +691,11 @@ impl Context<'_> {
                     )]);
                 }
                 let (actions, files, lockfiles) = self.actions(change, prepared).await?;
-                if let Err(why) = self.budget.take(Spend::Open) {
+                let security = takes_security_budget(change);
+                if let Err(why) = self
+                    .budget
+                    .take_for(Spend::Open, &self.project.path, security)
+                {
                     return Ok(vec![report(change, Action::Skipped, None, Some(why))]);
                 }
                 self.commit(change, actions).await?;
