@@ -5,7 +5,9 @@
 #
 #   scripts/test-env.sh install   venv with devpi-server + devpi-client, a second
 #                                 venv (tools/) with uv, poetry, pipenv, pip-tools,
-#                                 and the seed files downloaded once from PyPI (cached)
+#                                 Poetry 1.8 and 1.1 in venvs of their own (linked as
+#                                 tools/bin/poetry-1, poetry-1.1), and the seed files
+#                                 downloaded once from PyPI (cached)
 #   scripts/test-env.sh start     fresh server on 127.0.0.1:<free port>, index
 #                                 root/test (no bases) holding the seed files;
 #                                 writes $UPDATEBOT_TEST_ENV/env.sh
@@ -34,6 +36,10 @@ DEVPI_SPECS=(devpi-server==6.20.3 devpi-client==7.3.0)
 # The real lockfile tools, the oracles of tests/python_locks.rs; in their own venv
 # ($ENV_DIR/tools) so that their dependencies never meet devpi's.
 TOOL_SPECS=(uv==0.13.8 poetry==2.5.1 pipenv==2026.10.3 pip-tools==7.6.2)
+# Older Poetry releases, the oracles of locks they wrote (1.8: lock-version 2.0; 1.1:
+# lock-version 1.1), each in its own venv and linked into tools/bin under the names updatebot
+# looks for beside `poetry` when a lock was written by an older Poetry.
+OLD_POETRIES=("poetry-1:poetry==1.8.5" "poetry-1.1:poetry==1.1.15")
 INDEX="root/test"
 START_TIMEOUT="${UPDATEBOT_TEST_DEVPI_START_TIMEOUT:-90}"
 
@@ -45,7 +51,7 @@ log() { printf 'test-env: %s\n' "$*" >&2; }
 die() { printf 'test-env: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -156,9 +162,30 @@ install_tools() {
     printf '%s\n' "$want" >"$stamp"
 }
 
+install_old_poetries() {
+    local entry link spec venv stamp want
+    for entry in "${OLD_POETRIES[@]}"; do
+        link="${entry%%:*}" spec="${entry#*:}"
+        venv="$ENV_DIR/${spec/==/-}" stamp="$venv/.installed"
+        want="$(printf '%s\n' "$PIP_SPEC" "$spec")"
+        if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" || ! -x "$venv/bin/poetry" ]]; then
+            log "installing $spec into $venv"
+            rm -rf "$venv"
+            "$PYTHON" -m venv "$venv"
+            "$venv/bin/python" -m pip install --quiet --upgrade "$PIP_SPEC"
+            "$venv/bin/python" -m pip install --quiet "$spec"
+            printf '%s\n' "$want" >"$stamp"
+        else
+            log "$spec up to date: $venv/bin/poetry"
+        fi
+        ln -sfn "$venv/bin/poetry" "$ENV_DIR/tools/bin/$link"
+    done
+}
+
 cmd_install() {
     install_venv
     install_tools
+    install_old_poetries
     download_dists
 }
 

@@ -7,6 +7,8 @@
 //! exactness. The projects are in `fixtures/python/lock_cases/<case>/` with `@INDEX@` for
 //! the index URL.
 
+#[path = "python_locks/auth_proxy.rs"]
+mod auth_proxy;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -47,7 +49,6 @@ fn run_tool(
         .env("PIPENV_NOSPIN", "1")
         .env("PIPENV_YES", "1")
         .env("POETRY_VIRTUALENVS_CREATE", "false")
-        .env("UV_NO_CONFIG", "1")
         .env("UV_PYTHON_DOWNLOADS", "never")
         .envs(env.iter().copied())
         .output()
@@ -75,7 +76,29 @@ struct Case {
     /// record only the wheel hashes of what they resolve anew here (the lock as locked
     /// before lists the sdist's too, and so does native): both locks pass the tool's check.
     same_as_tool: bool,
+    /// The program that locks and checks the project first (an older Poetry: `poetry-1`);
+    /// `None`: the kind's tool.
+    oracle: Option<&'static str>,
+    /// A locked parent whose requirement excludes the new version: native must call the
+    /// update not exact (naming it), and the tool cannot lock it without moving the parent,
+    /// which the project pins, so the update fails and the lock stays.
+    capped_by: Option<&'static str>,
+    /// Served by the private index (basic auth in front of devpi).
+    private: bool,
 }
+
+const PLAIN: Case = Case {
+    name: "",
+    lock: "",
+    kind: "",
+    package: "",
+    to: "",
+    native_exact: true,
+    same_as_tool: true,
+    oracle: None,
+    capped_by: None,
+    private: false,
+};
 
 const CASES: &[Case] = &[
     Case {
@@ -86,6 +109,7 @@ const CASES: &[Case] = &[
         to: "1.17.0",
         native_exact: true,
         same_as_tool: true,
+        ..PLAIN
     },
     Case {
         name: "poetry_markers",
@@ -95,6 +119,7 @@ const CASES: &[Case] = &[
         to: "2.0.1",
         native_exact: true,
         same_as_tool: true,
+        ..PLAIN
     },
     Case {
         name: "poetry_dev_group_and_extras",
@@ -104,6 +129,7 @@ const CASES: &[Case] = &[
         to: "2024.8.30",
         native_exact: true,
         same_as_tool: true,
+        ..PLAIN
     },
     Case {
         name: "poetry_new_transitive",
@@ -113,6 +139,7 @@ const CASES: &[Case] = &[
         to: "2.32.3",
         native_exact: false,
         same_as_tool: false,
+        ..PLAIN
     },
     Case {
         name: "uv_pin",
@@ -122,6 +149,7 @@ const CASES: &[Case] = &[
         to: "1.17.0",
         native_exact: true,
         same_as_tool: true,
+        ..PLAIN
     },
     Case {
         name: "uv_dev_group_extras_markers",
@@ -131,6 +159,7 @@ const CASES: &[Case] = &[
         to: "2024.8.30",
         native_exact: true,
         same_as_tool: true,
+        ..PLAIN
     },
     Case {
         name: "uv_new_transitive",
@@ -140,6 +169,7 @@ const CASES: &[Case] = &[
         to: "2.32.3",
         native_exact: false,
         same_as_tool: false,
+        ..PLAIN
     },
     Case {
         name: "uv_requires_python_excludes_newest",
@@ -149,6 +179,7 @@ const CASES: &[Case] = &[
         to: "2.2.3",
         native_exact: false,
         same_as_tool: false,
+        ..PLAIN
     },
     Case {
         name: "pipenv_pin",
@@ -158,6 +189,7 @@ const CASES: &[Case] = &[
         to: "1.17.0",
         native_exact: true,
         same_as_tool: false,
+        ..PLAIN
     },
     Case {
         name: "pip_compile_hashes",
@@ -167,6 +199,7 @@ const CASES: &[Case] = &[
         to: "1.17.0",
         native_exact: true,
         same_as_tool: false,
+        ..PLAIN
     },
     Case {
         name: "uv_pip_compile",
@@ -176,6 +209,85 @@ const CASES: &[Case] = &[
         to: "2024.8.30",
         native_exact: true,
         same_as_tool: true,
+        ..PLAIN
+    },
+    Case {
+        name: "poetry18_lock_version_2_0",
+        lock: "poetry.lock",
+        kind: "poetry.lock",
+        package: "six",
+        to: "1.17.0",
+        oracle: Some("poetry-1"),
+        ..PLAIN
+    },
+    Case {
+        name: "poetry11_lock_version_1_1",
+        lock: "poetry.lock",
+        kind: "poetry.lock",
+        package: "six",
+        to: "1.17.0",
+        oracle: Some("poetry-1.1"),
+        ..PLAIN
+    },
+    Case {
+        name: "uv_parent_caps",
+        lock: "uv.lock",
+        kind: "uv.lock",
+        package: "pyparsing",
+        to: "3.0.5",
+        native_exact: false,
+        same_as_tool: false,
+        capped_by: Some("packaging 21.3"),
+        ..PLAIN
+    },
+    Case {
+        name: "poetry_parent_caps",
+        lock: "poetry.lock",
+        kind: "poetry.lock",
+        package: "pyparsing",
+        to: "3.0.5",
+        native_exact: false,
+        same_as_tool: false,
+        capped_by: Some("packaging 21.3"),
+        ..PLAIN
+    },
+    Case {
+        name: "uv_private_index",
+        lock: "uv.lock",
+        kind: "uv.lock",
+        package: "six",
+        to: "1.17.0",
+        private: true,
+        ..PLAIN
+    },
+    Case {
+        name: "pipenv_private_index",
+        lock: "Pipfile.lock",
+        kind: "Pipfile.lock",
+        package: "six",
+        to: "1.17.0",
+        same_as_tool: false,
+        private: true,
+        ..PLAIN
+    },
+    Case {
+        name: "pip_compile_private_index",
+        lock: "requirements.txt",
+        kind: "pip-compile",
+        package: "six",
+        to: "1.17.0",
+        same_as_tool: false,
+        private: true,
+        ..PLAIN
+    },
+    Case {
+        name: "poetry_private_index",
+        lock: "poetry.lock",
+        kind: "poetry.lock",
+        package: "six",
+        to: "1.17.0",
+        private: true,
+        ..PLAIN
     },
 ];
 
@@ -190,29 +302,67 @@ fn materialise(case: &str, index: &str, to: &Path) {
     }
 }
 
+/// The private index's credentials (the password must never show up anywhere).
+const USER: &str = "locksmith";
+const PASSWORD: &str = "s3cret-of-the-private-index";
+
+/// The credentials a tool is given for the private index, the way it expects them (the
+/// projects name it `private`).
+fn credentials(case: &Case) -> Vec<(&'static str, &'static str)> {
+    match (case.private, case.kind) {
+        (true, "uv.lock") => vec![
+            ("UV_INDEX_PRIVATE_USERNAME", USER),
+            ("UV_INDEX_PRIVATE_PASSWORD", PASSWORD),
+        ],
+        // pip (under pipenv and pip-compile) reads ~/.netrc: see `netrc`.
+        (true, "Pipfile.lock" | "pip-compile") => Vec::new(),
+        (true, _) => vec![
+            ("POETRY_HTTP_BASIC_PRIVATE_USERNAME", USER),
+            ("POETRY_HTTP_BASIC_PRIVATE_PASSWORD", PASSWORD),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// The private index's credentials in `home/.netrc`, as pip reads them (owner-only, or
+/// Python's netrc refuses the file).
+fn netrc(home: &Path, origin: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let host = origin
+        .trim_start_matches("http://")
+        .split(':')
+        .next()
+        .unwrap();
+    let path = home.join(".netrc");
+    std::fs::write(
+        &path,
+        format!("machine {host}\nlogin {USER}\npassword {PASSWORD}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 /// Lock the project with its own tool, at the versions its manifest pins.
 fn lock_with_tool(tools: &Path, home: &Path, dir: &Path, case: &Case, index: &str) {
+    let creds = credentials(case);
     let (ok, text) = match case.kind {
         "poetry.lock" => run_tool(
             tools,
             home,
             dir,
-            "poetry",
+            case.oracle.unwrap_or("poetry"),
             &["lock", "--no-interaction"],
-            &[],
+            &creds,
         ),
         "uv.lock" => {
             let extra = std::fs::read_to_string(dir.join("lock-args.txt")).unwrap_or_default();
             let mut args = vec!["lock", "--no-build"];
             args.extend(extra.split_whitespace());
-            run_tool(
-                tools,
-                home,
-                dir,
-                "uv",
-                &args,
-                &[("UV_DEFAULT_INDEX", index)],
-            )
+            let mut env = creds.clone();
+            if !case.private {
+                env.push(("UV_DEFAULT_INDEX", index));
+            }
+            run_tool(tools, home, dir, "uv", &args, &env)
         }
         "Pipfile.lock" => run_tool(tools, home, dir, "pipenv", &["lock"], &[]),
         _ => {
@@ -244,23 +394,42 @@ fn lock_with_tool(tools: &Path, home: &Path, dir: &Path, case: &Case, index: &st
 
 /// The tool's own verdict on the lock.
 fn verify(tools: &Path, home: &Path, dir: &Path, case: &Case, index: &str) {
+    let creds = credentials(case);
     let (ok, text) = match case.kind {
+        // Poetry 1.1 has no `check --lock`; installing (dry run) warns on a stale lock.
+        "poetry.lock" if case.oracle == Some("poetry-1.1") => {
+            let (ok, text) = run_tool(
+                tools,
+                home,
+                dir,
+                "poetry-1.1",
+                &["install", "--dry-run", "--no-root", "--no-interaction"],
+                &creds,
+            );
+            (ok && !text.contains("not up to date"), text)
+        }
         "poetry.lock" => run_tool(
             tools,
             home,
             dir,
-            "poetry",
+            case.oracle.unwrap_or("poetry"),
             &["check", "--lock", "--no-interaction"],
-            &[],
+            &creds,
         ),
-        "uv.lock" => run_tool(
-            tools,
-            home,
-            dir,
-            "uv",
-            &["lock", "--locked", "--no-build"],
-            &[("UV_DEFAULT_INDEX", index)],
-        ),
+        "uv.lock" => {
+            let mut env = creds.clone();
+            if !case.private {
+                env.push(("UV_DEFAULT_INDEX", index));
+            }
+            run_tool(
+                tools,
+                home,
+                dir,
+                "uv",
+                &["lock", "--locked", "--no-build"],
+                &env,
+            )
+        }
         "Pipfile.lock" => run_tool(tools, home, dir, "pipenv", &["verify"], &[]),
         _ => run_tool(
             tools,
@@ -300,71 +469,209 @@ fn update(dir: &Path, config: &Path) -> (String, String) {
     (stdout(&output), stderr(&output))
 }
 
-fn config(dir: &Path, index: &str, tools: &Path, kind: &str, engine: &str) -> PathBuf {
-    let program = match kind {
+/// The operator config of a run: the index (with the private index's credentials from a
+/// file when `password` is given) and every lock kind on `engine`, the case's kind with
+/// `program` (default: its tool in `tools`).
+fn config(
+    dir: &Path,
+    index: &str,
+    tools: &Path,
+    kind: &str,
+    engine: &str,
+    password: Option<&str>,
+    program: Option<&Path>,
+) -> PathBuf {
+    let default_program = match kind {
         "poetry.lock" => "poetry",
         "uv.lock" => "uv",
         "Pipfile.lock" => "pipenv",
         _ => "pip-compile",
     };
     let path = dir.join(format!("operator-{engine}.yml"));
-    let mut text = format!("registries:\n  local-pypi:\n    type: python-index\n    url: {index}\n    replaces-base: true\nlockfiles:\n");
+    let mut text = format!("registries:\n  local-pypi:\n    type: python-index\n    url: {index}\n    replaces-base: true\n");
+    if let Some(password) = password {
+        let file = dir.join("index-password");
+        std::fs::write(&file, password).unwrap();
+        text.push_str(&format!(
+            "    username: {USER}\n    password-file: {}\n",
+            file.display()
+        ));
+    }
+    text.push_str("lockfiles:\n");
     for k in ["poetry.lock", "uv.lock", "Pipfile.lock", "pip-compile"] {
-        let tool = if k == kind { program } else { "uv" };
+        let tool = if k == kind {
+            program.map_or_else(|| tools.join(default_program), Path::to_path_buf)
+        } else {
+            tools.join("uv")
+        };
         text.push_str(&format!(
             "  {k}:\n    engine: {engine}\n    tool: {}\n    timeout-seconds: 300\n",
-            tools.join(tool).display()
+            tool.display()
         ));
     }
     std::fs::write(&path, text).unwrap();
     path
 }
 
+/// What one case's project looks like after updatebot ran on a copy of `original`.
+struct Run {
+    lock: String,
+    output: String,
+}
+
+fn run_case(
+    base: &Path,
+    original: &Path,
+    case: &Case,
+    index: &str,
+    engine: &str,
+    config_path: &Path,
+) -> Run {
+    let dir = base.join(engine);
+    let _ = std::fs::remove_dir_all(&dir);
+    materialise(case.name, index, &dir);
+    std::fs::copy(original.join(case.lock), dir.join(case.lock)).unwrap();
+    let (out, err) = update(&dir, config_path);
+    Run {
+        lock: std::fs::read_to_string(dir.join(case.lock)).unwrap(),
+        output: format!("{out}{err}"),
+    }
+}
+
+fn lock_version(lock: &str) -> Option<String> {
+    let doc: toml_edit::DocumentMut = lock.parse().ok()?;
+    Some(
+        doc.get("metadata")?
+            .get("lock-version")?
+            .as_str()?
+            .to_string(),
+    )
+}
+
 #[test]
 fn locks_follow_their_updates_natively_and_with_the_tools() {
-    let (Some(index), Some(tools)) = (python_index(), tools()) else {
+    let (Some(devpi), Some(tools)) = (python_index(), tools()) else {
         return;
     };
+    let upstream = std::env::var("UPDATEBOT_TEST_DEVPI_URL").expect("devpi's URL");
+    let proxy = auth_proxy::AuthProxy::start(&upstream, USER, PASSWORD);
+    let private_index = format!("{}{}", proxy.origin, devpi.trim_start_matches(&upstream));
     let only = std::env::var("UPDATEBOT_LOCK_CASE").ok();
     let work = tempfile::tempdir().unwrap();
-    let home = work.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
     let (mut exact, mut claimed) = (0, 0);
     for case in CASES {
         if only.as_deref().is_some_and(|o| o != case.name) {
             continue;
         }
+        eprintln!("case {}", case.name);
+        let index = if case.private { &private_index } else { &devpi };
+        let password = case.private.then_some(PASSWORD);
         let base = work.path().join(case.name);
+        // A home per case: Poetry 1.1 stalls on the caches a newer Poetry left.
+        let home = base.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        if case.private {
+            netrc(&home, &proxy.origin);
+        }
         let original = base.join("original");
-        materialise(case.name, &index, &original);
-        lock_with_tool(&tools, &home, &original, case, &index);
+        materialise(case.name, index, &original);
+        lock_with_tool(&tools, &home, &original, case, index);
+        let before = std::fs::read_to_string(original.join(case.lock)).unwrap();
         let mut results = Vec::new();
         for engine in ["native", "tool"] {
-            let dir = base.join(engine);
-            materialise(case.name, &index, &dir);
-            std::fs::copy(original.join(case.lock), dir.join(case.lock)).unwrap();
-            let (out, err) = update(&dir, &config(&base, &index, &tools, case.kind, engine));
-            let lock = std::fs::read_to_string(dir.join(case.lock)).unwrap();
-            let before = std::fs::read_to_string(original.join(case.lock)).unwrap();
+            let config_path = config(&base, index, &tools, case.kind, engine, password, None);
+            let run = run_case(&base, &original, case, index, engine, &config_path);
+            let (lock, output) = (run.lock, run.output);
+            assert!(
+                !output.contains(PASSWORD) && !lock.contains(PASSWORD),
+                "{}: the password leaked: {output}",
+                case.name
+            );
             let moved = lock.contains(case.to) && lock != before;
+            if let Some(parent) = case.capped_by {
+                assert!(!moved, "{}: {engine} moved a capped package", case.name);
+                if engine == "native" {
+                    assert!(
+                        output.contains(&format!("not exact: {parent} (locked) requires")),
+                        "{}: {output}",
+                        case.name
+                    );
+                } else {
+                    // The tool ran and could not lock it (the parent is pinned).
+                    assert!(
+                        output.contains("failed") && !output.contains("not exact"),
+                        "{}: {output}",
+                        case.name
+                    );
+                }
+                continue;
+            }
             if engine == "native" && !case.native_exact {
-                assert!(!moved, "{}: native must refuse: {out}{err}", case.name);
-                assert!(
-                    format!("{out}{err}").contains(": needs "),
-                    "{}: {out}{err}",
-                    case.name
-                );
+                assert!(!moved, "{}: native must refuse: {output}", case.name);
+                assert!(output.contains(": needs "), "{}: {output}", case.name);
                 continue;
             }
             assert!(
                 moved,
-                "{}: {engine} did not move {} to {}:\n{out}\n{err}",
+                "{}: {engine} did not move {} to {}:\n{output}",
                 case.name, case.package, case.to
             );
-            verify(&tools, &home, &dir, case, &index);
+            if case.oracle.is_some() {
+                // An older Poetry's lock keeps its format: same lock-version, no 2.x keys.
+                assert_eq!(lock_version(&lock), lock_version(&before), "{}", case.name);
+                assert!(!lock.contains("\ngroups = ["), "{}: {lock}", case.name);
+            }
+            verify(&tools, &home, &base.join(engine), case, index);
             results.push((engine, lock));
         }
-        if case.native_exact {
+        if case.oracle == Some("poetry-1") {
+            // With only Poetry 2 at hand the tool engine names the Poetry the lock needs.
+            let lone = base.join("lone");
+            std::fs::create_dir_all(&lone).unwrap();
+            std::os::unix::fs::symlink(tools.join("poetry"), lone.join("poetry")).unwrap();
+            let config_path = config(
+                &base,
+                index,
+                &tools,
+                case.kind,
+                "tool",
+                password,
+                Some(&lone.join("poetry")),
+            );
+            let run = run_case(&base, &original, case, index, "tool", &config_path);
+            assert_eq!(run.lock, before, "{}: Poetry 2 rewrote the lock", case.name);
+            assert!(
+                run.output.contains("needs poetry")
+                    && run
+                        .output
+                        .contains("lock-version 2.0, written by Poetry 1.8.5")
+                    && run.output.contains("`poetry-1`"),
+                "{}: {}",
+                case.name,
+                run.output
+            );
+        }
+        if case.private {
+            assert!(
+                proxy.served.load(std::sync::atomic::Ordering::SeqCst) > 0,
+                "nothing went through the private index"
+            );
+            // Without credentials the lookup fails and names the index.
+            let refused = proxy.refused.load(std::sync::atomic::Ordering::SeqCst);
+            let config_path = config(&base, index, &tools, case.kind, "auto", None, None);
+            let run = run_case(&base, &original, case, index, "auto", &config_path);
+            assert_eq!(run.lock, before, "{}", case.name);
+            assert!(proxy.refused.load(std::sync::atomic::Ordering::SeqCst) > refused);
+            eprintln!("{} without credentials:\n{}", case.name, run.output);
+            let host = proxy.origin.trim_start_matches("http://");
+            assert!(
+                run.output.contains(host) && run.output.contains("401"),
+                "{}: {}",
+                case.name,
+                run.output
+            );
+        }
+        if case.native_exact && case.capped_by.is_none() {
             claimed += 1;
             assert_eq!(results.len(), 2);
             if case.same_as_tool {

@@ -16,12 +16,14 @@
 //! The operator picks per kind: `native`, `tool`, or `auto` (native when exact, else the
 //! tool, else "needs <tool>").
 
+mod exact;
 pub mod graph;
 pub mod locked;
 pub mod metadata;
 pub mod pip_compile;
 pub mod pipfile_lock;
 pub mod poetry_lock;
+mod poetry_tool;
 pub mod pyjson;
 pub mod uv_lock;
 

@@ -3,6 +3,7 @@
 //! project itself `[package.metadata] requires-dist` / `requires-dev` with the specifiers of
 //! `pyproject.toml`, which `uv lock --locked` compares.
 
+use super::exact;
 use super::metadata::MetadataCache;
 use super::{
     block_value, failed, file_name, package_blocks, run_engines, same_requirements, sibling,
@@ -216,6 +217,18 @@ impl UvLock {
             {
                 return Ok(Native::Cannot(reason));
             }
+            if let Err(reason) = exact::dependents_admit(
+                &self.cache,
+                request,
+                exact::Lock::Uv,
+                &out,
+                &package,
+                update.new_version,
+            )
+            .await
+            {
+                return Ok(Native::Cannot(reason));
+            }
             // Which files uv kept for the old release tells which it keeps for the new one:
             // all of them, in file-name order (else it pruned by Python or platform).
             let (old_sdist, old_wheels) = block_files(&block);
@@ -356,8 +369,12 @@ impl UvLock {
                 update.dependency.package_name, update.new_version
             ));
         }
+        // Not UV_NO_CONFIG: that would drop the project's own `[tool.uv]` (its named
+        // indexes, constraints and overrides shape the lock). The user's uv.toml is out of
+        // reach (the run's HOME and XDG_CONFIG_HOME are temporary), and so are XDG system
+        // directories; settings given here as variables win over the project's.
         let mut env = vec![
-            ("UV_NO_CONFIG".to_string(), "1".to_string()),
+            ("XDG_CONFIG_DIRS".to_string(), "/nonexistent".to_string()),
             ("UV_PYTHON_DOWNLOADS".into(), "never".into()),
             ("UV_NO_PROGRESS".into(), "1".into()),
             ("UV_KEYRING_PROVIDER".into(), "disabled".into()),
