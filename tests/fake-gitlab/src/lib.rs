@@ -11,7 +11,10 @@
 mod api;
 mod git;
 mod http;
+mod native;
+mod objects;
 mod params;
+mod refs;
 mod state;
 mod time;
 
