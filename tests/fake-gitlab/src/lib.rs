@@ -16,6 +16,8 @@ mod objects;
 mod params;
 mod refs;
 mod state;
+#[cfg(test)]
+mod store_tests;
 mod time;
 
 use std::collections::BTreeMap;

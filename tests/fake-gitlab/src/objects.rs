@@ -131,7 +131,7 @@ impl RawEntry {
 /// as if it ended in `/`). `None` for a name or object name git would not write.
 pub fn tree_content(entries: &[RawEntry]) -> Option<Vec<u8>> {
     let mut sorted: Vec<&RawEntry> = entries.iter().collect();
-    sorted.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    sorted.sort_by_key(|e| sort_key(e));
     let mut out = Vec::new();
     for e in sorted {
         if e.name.is_empty() || e.name.contains(['/', '\0']) {
@@ -193,19 +193,20 @@ fn plain_component(name: &str, mode: &str) -> bool {
     !(mode == "120000" && lower.starts_with(".git"))
 }
 
+/// A tree object to write: (sha, content).
+pub type Tree = (String, Vec<u8>);
+
 /// The tree objects for a flat path → (mode, blob) map, as `git update-index --index-info`
 /// plus `git write-tree` build them: `(root sha, [(sha, content)] of every tree)`. `None`
 /// when git might treat the input differently (a mode other than 100644, 100755, 120000 or
 /// 160000; a path it refuses; a file that is also a directory).
-pub fn build_trees(
-    files: &BTreeMap<String, (String, String)>,
-) -> Option<(String, Vec<(String, Vec<u8>)>)> {
+pub fn build_trees(files: &BTreeMap<String, (String, String)>) -> Option<(String, Vec<Tree>)> {
     #[derive(Default)]
     struct Dir<'a> {
         files: Vec<RawEntry>,
         dirs: BTreeMap<&'a str, Dir<'a>>,
     }
-    fn emit(dir: &Dir<'_>, out: &mut Vec<(String, Vec<u8>)>) -> Option<String> {
+    fn emit(dir: &Dir<'_>, out: &mut Vec<Tree>) -> Option<String> {
         let mut entries = dir.files.clone();
         for (name, sub) in &dir.dirs {
             if dir.files.iter().any(|f| f.name == *name) {
@@ -317,7 +318,12 @@ fn parse_ident(line: &str) -> Option<(String, String, i64)> {
     let gt = lt + line.get(lt..)?.find('>')?;
     let name = line.get(..lt)?.trim_end().to_string();
     let email = line.get(lt + 1..gt)?.to_string();
-    let time = line.get(gt + 1..)?.split_whitespace().next()?.parse().ok()?;
+    let time = line
+        .get(gt + 1..)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
     Some((name, email, time))
 }
 

@@ -56,7 +56,15 @@ pub fn read(git_dir: &Path, full: &str) -> Option<Option<String>> {
             let sha = text.trim();
             is_full_sha(sha).then(|| Some(sha.to_string()))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (!packed(git_dir)).then_some(None),
+        // (`a/b` when the ref `a` is a file cannot be loose either.)
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            (!packed(git_dir)).then_some(None)
+        }
         Err(_) => None,
     }
 }
