@@ -4,8 +4,9 @@
 //! git's ordering or history simplification would matter, an unusual path); the caller then
 //! runs git, so the answers stay git's.
 
-use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use crate::git::{CommitInfo, TreeEntry};
 use crate::objects::{self, ParsedCommit, RawEntry};
@@ -13,19 +14,47 @@ use crate::objects::{self, ParsedCommit, RawEntry};
 /// Walks stop (and git answers) beyond this many commits.
 const MAX_WALK: usize = 10_000;
 
+/// Parsed commits and trees, per repository (objects never change).
+struct Parsed {
+    commits: HashMap<(PathBuf, String), ParsedCommit>,
+    trees: HashMap<(PathBuf, String), Vec<RawEntry>>,
+}
+
+fn parsed() -> &'static Mutex<Parsed> {
+    static PARSED: OnceLock<Mutex<Parsed>> = OnceLock::new();
+    PARSED.get_or_init(|| {
+        Mutex::new(Parsed {
+            commits: HashMap::new(),
+            trees: HashMap::new(),
+        })
+    })
+}
+
 pub fn commit(dir: &Path, sha: &str) -> Option<ParsedCommit> {
+    let key = (dir.to_path_buf(), sha.to_string());
+    if let Some(c) = parsed().lock().ok()?.commits.get(&key) {
+        return Some(c.clone());
+    }
     let (kind, content) = objects::read(dir, sha)?;
-    (kind == "commit").then(|| objects::parse_commit(&content))?
+    let c = (kind == "commit").then(|| objects::parse_commit(&content))??;
+    parsed().lock().ok()?.commits.insert(key, c.clone());
+    Some(c)
 }
 
 fn tree(dir: &Path, sha: &str) -> Option<Vec<RawEntry>> {
+    let key = (dir.to_path_buf(), sha.to_string());
+    if let Some(t) = parsed().lock().ok()?.trees.get(&key) {
+        return Some(t.clone());
+    }
     let (kind, content) = objects::read(dir, sha)?;
-    (kind == "tree").then(|| objects::parse_tree(&content))?
+    let t = (kind == "tree").then(|| objects::parse_tree(&content))??;
+    parsed().lock().ok()?.trees.insert(key, t.clone());
+    Some(t)
 }
 
 /// The object `kind` of `sha` (`git cat-file -t`), if stored loose.
 pub fn kind(dir: &Path, sha: &str) -> Option<String> {
-    objects::read(dir, sha).map(|(k, _)| k)
+    objects::kind(dir, sha)
 }
 
 /// `git show -s --format=…` of a commit, as `parse_commit_record` reads it.

@@ -98,6 +98,19 @@ pub fn read(git_dir: &Path, sha: &str) -> Option<(String, Vec<u8>)> {
     Some((kind.to_string(), content))
 }
 
+/// A loose object's type, from its header alone (without inflating the content); `None` when
+/// it is not stored loose.
+pub fn kind(git_dir: &Path, sha: &str) -> Option<String> {
+    unhex(sha)?;
+    let file = std::fs::File::open(loose_path(git_dir, sha)).ok()?;
+    let mut head = Vec::with_capacity(32);
+    ZlibDecoder::new(file).take(32).read_to_end(&mut head).ok()?;
+    let header = &head[..head.iter().position(|b| *b == 0)?];
+    let (kind, len) = std::str::from_utf8(header).ok()?.split_once(' ')?;
+    len.parse::<usize>().ok()?;
+    Some(kind.to_string())
+}
+
 /// One entry of a tree object: mode as git writes it (`100644`, `100755`, `120000`,
 /// `160000`, `40000`), name, object name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,6 +317,7 @@ pub fn commit_content(
 }
 
 /// The fields of a commit object: (tree, parents, author line, committer line, message).
+#[derive(Debug, Clone)]
 pub struct ParsedCommit {
     pub tree: String,
     pub parents: Vec<String>,

@@ -84,6 +84,7 @@ fn blob_names_and_files_are_gits() {
             String::from_utf8_lossy(content).trim_end().as_bytes()
         );
         assert_eq!(git(&repo.dir, &["cat-file", "-t", &sha]), "blob");
+        assert_eq!(objects::kind(&repo.dir, &sha).as_deref(), Some("blob"));
         let (kind, back) = objects::read(&repo.dir, &sha).unwrap();
         assert_eq!((kind.as_str(), back.as_slice()), ("blob", content));
     }
