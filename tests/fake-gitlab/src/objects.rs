@@ -104,7 +104,10 @@ pub fn kind(git_dir: &Path, sha: &str) -> Option<String> {
     unhex(sha)?;
     let file = std::fs::File::open(loose_path(git_dir, sha)).ok()?;
     let mut head = Vec::with_capacity(32);
-    ZlibDecoder::new(file).take(32).read_to_end(&mut head).ok()?;
+    ZlibDecoder::new(file)
+        .take(32)
+        .read_to_end(&mut head)
+        .ok()?;
     let header = &head[..head.iter().position(|b| *b == 0)?];
     let (kind, len) = std::str::from_utf8(header).ok()?.split_once(' ')?;
     len.parse::<usize>().ok()?;

@@ -114,6 +114,25 @@ async fn api_writes_leave_a_repository_git_fsck_accepts() {
     );
     assert!(git(&dir, &["ls-tree", &sha, "README.md"]).starts_with("100755 "));
 
+    // Read back through the API: blob id and content digest as git and sha256sum give them.
+    let (status, file) = api
+        .call(
+            "GET",
+            &format!("/projects/{pid}/repository/files/a%2Fc?ref={sha}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{file}");
+    assert_eq!(
+        file["blob_id"],
+        json!(git(&dir, &["rev-parse", &format!("{sha}:a/c")]))
+    );
+    // printf 'slash\n' | sha256sum
+    assert_eq!(
+        file["content_sha256"],
+        "8578a26bad9cf662e6e0cd91540eea63fb2ed5b5b2cebc471364c137b12931e6"
+    );
+
     // A merge request, the target moving on, a rebase, a second commit, the merge.
     let (status, mr) = api
         .call(
