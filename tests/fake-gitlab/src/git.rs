@@ -780,38 +780,14 @@ impl Repo {
         objects::hash("tree", b"")
     }
 
-    /// `git diff --raw -M` between two commits: (status, a_mode, b_mode, old path, new path).
+    /// `git diff --raw -M` between two commits.
     fn raw_diff(&self, from: &str, to: &str) -> Vec<RawChange> {
         let out = self.run(
             &["diff", "--raw", "-z", "-M", "--no-abbrev", from, to],
             None,
             &[],
         );
-        let raw = String::from_utf8_lossy(&out.stdout).to_string();
-        let mut fields = raw.split('\0').filter(|s| !s.is_empty());
-        let mut changes = Vec::new();
-        while let Some(meta) = fields.next() {
-            let meta = meta.trim_start_matches(':');
-            let parts: Vec<&str> = meta.split(' ').collect();
-            if parts.len() < 5 {
-                break;
-            }
-            let status = parts[4].to_string();
-            let first = fields.next().unwrap_or("").to_string();
-            let (old_path, new_path) = if status.starts_with('R') || status.starts_with('C') {
-                (first, fields.next().unwrap_or("").to_string())
-            } else {
-                (first.clone(), first)
-            };
-            changes.push(RawChange {
-                status,
-                a_mode: parts[0].to_string(),
-                b_mode: parts[1].to_string(),
-                old_path,
-                new_path,
-            });
-        }
-        changes
+        parse_raw(&String::from_utf8_lossy(&out.stdout)).0
     }
 
     /// How many files `diff` lists (a rename counts once), without computing patches.
@@ -823,41 +799,116 @@ impl Repo {
     }
 
     /// Per-file diffs between two commits, GitLab style (patch text without the headers).
+    /// One git process gives the list and the patches (`--raw -p -z`: the raw records, a NUL,
+    /// then one `diff --git` section per record, in the same order).
     pub fn diff(&self, from: &str, to: &str) -> Vec<DiffEntry> {
-        let mut entries = Vec::new();
-        for c in self.raw_diff(from, to) {
-            let patch = self.run(
-                &[
-                    "diff",
-                    "-M",
-                    "--no-color",
-                    from,
-                    to,
-                    "--",
-                    &c.old_path,
-                    &c.new_path,
-                ],
-                None,
-                &[],
-            );
-            let text = String::from_utf8_lossy(&patch.stdout).to_string();
-            let diff = match text.find("\n@@") {
-                Some(i) => text[i + 1..].to_string(),
-                None => String::new(),
-            };
-            entries.push(DiffEntry {
-                new_file: c.status == "A",
-                renamed_file: c.status.starts_with('R'),
-                deleted_file: c.status == "D",
-                old_path: c.old_path,
-                new_path: c.new_path,
-                a_mode: c.a_mode,
-                b_mode: c.b_mode,
-                diff,
-            });
+        let out = self.run(
+            &[
+                "diff",
+                "--raw",
+                "-p",
+                "-z",
+                "-M",
+                "--no-abbrev",
+                "--no-color",
+                from,
+                to,
+            ],
+            None,
+            &[],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (changes, patch) = parse_raw(&text);
+        let mut sections: Vec<&str> = Vec::new();
+        let mut rest = patch;
+        while !rest.is_empty() {
+            let next = rest[1..]
+                .find("\ndiff --git ")
+                .map_or(rest.len(), |i| i + 2);
+            sections.push(&rest[..next]);
+            rest = &rest[next..];
         }
-        entries
+        let one_each = sections.len() == changes.len()
+            && sections.iter().all(|s| s.starts_with("diff --git "));
+        changes
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let section = if one_each {
+                    sections[i].to_string()
+                } else {
+                    self.file_patch(from, to, &c)
+                };
+                let diff = match section.find("\n@@") {
+                    Some(i) => section[i + 1..].to_string(),
+                    None => String::new(),
+                };
+                DiffEntry {
+                    new_file: c.status == "A",
+                    renamed_file: c.status.starts_with('R'),
+                    deleted_file: c.status == "D",
+                    old_path: c.old_path,
+                    new_path: c.new_path,
+                    a_mode: c.a_mode,
+                    b_mode: c.b_mode,
+                    diff,
+                }
+            })
+            .collect()
     }
+
+    /// The patch of one file (when the combined output cannot be split).
+    fn file_patch(&self, from: &str, to: &str, c: &RawChange) -> String {
+        let patch = self.run(
+            &[
+                "diff",
+                "-M",
+                "--no-color",
+                from,
+                to,
+                "--",
+                &c.old_path,
+                &c.new_path,
+            ],
+            None,
+            &[],
+        );
+        String::from_utf8_lossy(&patch.stdout).into_owned()
+    }
+}
+
+/// `git diff --raw -z` records, and what follows them (after `-p`: a NUL, then the patch).
+fn parse_raw(text: &str) -> (Vec<RawChange>, &str) {
+    let mut changes = Vec::new();
+    let mut rest = text;
+    let field = |rest: &mut &str| -> String {
+        let (f, r) = rest.split_once('\0').unwrap_or((rest, ""));
+        let f = f.to_string();
+        *rest = r;
+        f
+    };
+    while rest.starts_with(':') {
+        let meta = field(&mut rest);
+        let parts: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
+        if parts.len() < 5 {
+            break;
+        }
+        let status = parts[4].to_string();
+        let first = field(&mut rest);
+        let (old_path, new_path) = if status.starts_with('R') || status.starts_with('C') {
+            (first, field(&mut rest))
+        } else {
+            (first.clone(), first)
+        };
+        changes.push(RawChange {
+            status,
+            a_mode: parts[0].to_string(),
+            b_mode: parts[1].to_string(),
+            old_path,
+            new_path,
+        });
+    }
+    (changes, rest.strip_prefix('\0').unwrap_or(rest))
 }
 
 struct RawChange {

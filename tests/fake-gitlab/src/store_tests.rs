@@ -575,3 +575,106 @@ fn reads_equal_gits_answers() {
     }
     fsck_clean(&dir);
 }
+
+/// The patches split out of one `git diff --raw -p` equal one `git diff -- path` per file.
+#[test]
+fn combined_diff_equals_per_file_patches() {
+    let (_tmp, repo) = repo();
+    let dir = repo.dir.clone();
+    let lines: String = (0..40).map(|i| format!("line {i}\n")).collect();
+    let mut before = BTreeMap::new();
+    for (path, content) in [
+        ("keep.txt", "same\n"),
+        ("edit.txt", "a\nb\nc\n"),
+        ("gone.txt", "bye\n"),
+        ("old name.txt", lines.as_str()),
+        ("mode.sh", "echo\n"),
+        ("bin.dat", "x\0y"),
+        ("tail.txt", "no newline"),
+    ] {
+        before.insert(
+            path.to_string(),
+            ("100644".to_string(), repo.write_blob(content.as_bytes())),
+        );
+    }
+    let mut after = before.clone();
+    after.insert(
+        "edit.txt".into(),
+        ("100644".into(), repo.write_blob(b"a\nB\nc\ndiff --git x\n")),
+    );
+    after.remove("gone.txt");
+    let moved = lines.replace("line 7\n", "line seven\n");
+    after.remove("old name.txt");
+    after.insert(
+        "new ünï name.txt".into(),
+        ("100644".into(), repo.write_blob(moved.as_bytes())),
+    );
+    after.insert(
+        "mode.sh".into(),
+        ("100755".into(), before["mode.sh"].1.clone()),
+    );
+    after.insert(
+        "bin.dat".into(),
+        ("100644".into(), repo.write_blob(b"x\0z")),
+    );
+    after.insert(
+        "tail.txt".into(),
+        ("100644".into(), repo.write_blob(b"no newline\n")),
+    );
+    after.insert(
+        "added/file.txt".into(),
+        ("100644".into(), repo.write_blob(b"new\n")),
+    );
+    let who = ident("Ann");
+    let a = repo.commit_tree(&repo.write_tree(&before), &[], "a", &who, None, &who);
+    let b = repo.commit_tree(&repo.write_tree(&after), &[&a], "b", &who, None, &who);
+
+    let entries = repo.diff(&a, &b);
+    let summary: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}{}{}",
+                e.old_path,
+                e.new_path,
+                e.new_file as u8,
+                e.renamed_file as u8,
+                e.deleted_file as u8
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "added/file.txt added/file.txt 100",
+            "bin.dat bin.dat 000",
+            "edit.txt edit.txt 000",
+            "gone.txt gone.txt 001",
+            "mode.sh mode.sh 000",
+            "old name.txt new ünï name.txt 010",
+            "tail.txt tail.txt 000",
+        ]
+    );
+    for e in &entries {
+        let text = git(
+            &dir,
+            &[
+                "diff",
+                "-M",
+                "--no-color",
+                &a,
+                &b,
+                "--",
+                &e.old_path,
+                &e.new_path,
+            ],
+        ) + "\n";
+        let want = text
+            .find("\n@@")
+            .map(|i| text[i + 1..].to_string())
+            .unwrap_or_default();
+        assert_eq!(e.diff, want, "{}", e.new_path);
+    }
+    assert!(entries[2].diff.contains("+diff --git x\n"));
+    assert_eq!(repo.changed_file_count(&a, &b), entries.len());
+}
