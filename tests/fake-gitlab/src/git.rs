@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::objects::{self, Signature};
-use crate::{native, refs};
+use crate::{native, numstat, refs};
 
 static INDEX_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -757,6 +757,9 @@ impl Repo {
 
     /// Lines added and removed between two commits (`from` None = the empty tree).
     pub fn numstat(&self, from: Option<&str>, to: &str) -> (u64, u64) {
+        if let Some(counts) = self.numstat_native(from, to) {
+            return counts;
+        }
         let empty;
         let from = match from {
             Some(f) => f,
@@ -774,6 +777,28 @@ impl Repo {
             del += it.next().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
         }
         (add, del)
+    }
+
+    /// `numstat` in-process (see `numstat`), unless attributes could change how git diffs:
+    /// `info/attributes`, or a `.gitattributes` in HEAD (read by git in a bare repository).
+    fn numstat_native(&self, from: Option<&str>, to: &str) -> Option<(u64, u64)> {
+        if self.dir.join("info/attributes").exists() {
+            return None;
+        }
+        let head = std::fs::read_to_string(self.dir.join("HEAD")).ok()?;
+        if let Some(head_sha) = refs::read(&self.dir, head.strip_prefix("ref: ")?.trim_end())? {
+            let head_tree = native::flat_tree(&self.dir, &head_sha)?;
+            numstat::between(&head_tree, &head_tree, |_| None)?;
+        }
+        let old = match from {
+            Some(f) => native::flat_tree(&self.dir, f)?,
+            None => FlatTree::new(),
+        };
+        let new = native::flat_tree(&self.dir, to)?;
+        numstat::between(&old, &new, |sha| match objects::read(&self.dir, sha)? {
+            (kind, content) if kind == "blob" => Some(content),
+            _ => None,
+        })
     }
 
     pub fn empty_tree(&self) -> String {

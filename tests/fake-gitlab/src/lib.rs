@@ -12,6 +12,7 @@ mod api;
 mod git;
 mod http;
 mod native;
+mod numstat;
 mod objects;
 mod params;
 mod refs;

@@ -678,3 +678,170 @@ fn combined_diff_equals_per_file_patches() {
     assert!(entries[2].diff.contains("+diff --git x\n"));
     assert_eq!(repo.changed_file_count(&a, &b), entries.len());
 }
+
+/// Line counts in-process equal `git diff --numstat` on many generated file pairs, repeated
+/// lines included (they drive xdiff's discard heuristic).
+#[test]
+fn numstat_counts_equal_gits() {
+    let (_tmp, repo) = repo();
+    let dir = repo.dir.clone();
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let pool = [
+        "}\n",
+        "  },\n",
+        "\n",
+        "a\n",
+        "b\n",
+        "requests==2.25.0\n",
+        "{\n",
+        "x",
+    ];
+    let (mut answered, mut cases) = (0, 0);
+    // Many blank lines, and a replaced block with a blank line in its middle: that blank line
+    // matches many lines and sits among unmatched ones, so xdiff discards it when the run
+    // around it is long enough (a plain longest common subsequence would match it).
+    for case in 0..60 {
+        let prefix: Vec<String> = (0..24 + next(20))
+            .map(|i| {
+                if i % 3 == 0 {
+                    "\n".into()
+                } else {
+                    format!("head {i}\n")
+                }
+            })
+            .collect();
+        let block = |tag: &str, before: u64, after: u64| -> Vec<String> {
+            let mut v: Vec<String> = (0..before).map(|i| format!("{tag} a{i}\n")).collect();
+            v.push("\n".into());
+            v.extend((0..after).map(|i| format!("{tag} b{i}\n")));
+            v
+        };
+        let suffix: Vec<String> = (0..next(6)).map(|i| format!("tail {i}\n")).collect();
+        let old = [
+            prefix.clone(),
+            block("old", 1 + next(7), 1 + next(7)),
+            suffix.clone(),
+        ]
+        .concat();
+        let new = [prefix, block("new", 1 + next(7), 1 + next(7)), suffix].concat();
+        let (old, new) = (old.concat(), new.concat());
+        cases += 1;
+        let Some(ours) = crate::numstat::count(old.as_bytes(), new.as_bytes()) else {
+            continue;
+        };
+        answered += 1;
+        let a = repo.write_blob(old.as_bytes());
+        let b = repo.write_blob(new.as_bytes());
+        let out = git(&dir, &["diff", "--numstat", &a, &b]);
+        let mut f = out.split('\t');
+        let want = (
+            f.next().unwrap_or("0").parse().unwrap_or(0),
+            f.next().unwrap_or("0").parse().unwrap_or(0),
+        );
+        assert_eq!(ours, want, "block case {case}: {old:?} -> {new:?}");
+    }
+    for case in 0..160 {
+        let len = next(if case < 80 { 12 } else { 70 }) as usize;
+        let kinds = 2 + next(6);
+        let old: Vec<String> = (0..len)
+            .map(|_| match next(3) {
+                0 => pool[next(kinds) as usize].to_string(),
+                _ => format!("line {}\n", next(40)),
+            })
+            .collect();
+        let mut new = old.clone();
+        for _ in 0..1 + next(6) {
+            let at = next(new.len() as u64 + 1) as usize;
+            match next(3) {
+                0 if at < new.len() => {
+                    new.remove(at);
+                }
+                1 if at < new.len() => new[at] = pool[next(kinds) as usize].to_string(),
+                _ => new.insert(at, format!("new {}\n", next(5))),
+            }
+        }
+        let (old, new) = (old.concat(), new.concat());
+        cases += 1;
+        let Some(ours) = crate::numstat::count(old.as_bytes(), new.as_bytes()) else {
+            continue;
+        };
+        answered += 1;
+        let a = repo.write_blob(old.as_bytes());
+        let b = repo.write_blob(new.as_bytes());
+        let out = git(&dir, &["diff", "--numstat", &a, &b]);
+        let mut f = out.split('\t');
+        let want = (
+            f.next().unwrap_or("0").parse().unwrap_or(0),
+            f.next().unwrap_or("0").parse().unwrap_or(0),
+        );
+        assert_eq!(ours, want, "case {case}: {old:?} -> {new:?}");
+    }
+    assert!(
+        answered * 10 >= cases * 9,
+        "{answered} of {cases} answered in-process"
+    );
+    // Binary content is git's to count.
+    assert_eq!(crate::numstat::count(b"a\0b", b"a\0c"), None);
+}
+
+/// Commit stats in-process equal git's for added, changed, deleted and chmod-ed files.
+#[test]
+fn commit_numstat_equals_gits() {
+    let (_tmp, repo) = repo();
+    let dir = repo.dir.clone();
+    let who = ident("Ann");
+    let commit = |parent: Option<&str>, files: &[(&str, Option<&str>, &str)]| -> String {
+        let mut tree = parent.map(|p| repo.flat_tree(p)).unwrap_or_default();
+        for (path, content, mode) in files {
+            match content {
+                Some(c) => {
+                    tree.insert(
+                        path.to_string(),
+                        (mode.to_string(), repo.write_blob(c.as_bytes())),
+                    );
+                }
+                None => {
+                    tree.remove(*path);
+                }
+            }
+        }
+        let t = repo.write_tree(&tree);
+        let parents: Vec<&str> = parent.into_iter().collect();
+        repo.commit_tree(&t, &parents, "m", &who, None, &who)
+    };
+    let c1 = commit(
+        None,
+        &[
+            ("a.txt", Some("1\n2\n3\n"), "100644"),
+            ("d/b.txt", Some("x"), "100644"),
+        ],
+    );
+    let c2 = commit(
+        Some(&c1),
+        &[
+            ("a.txt", Some("1\ntwo\n3\n4\n"), "100644"),
+            ("d/b.txt", None, "100644"),
+            ("run.sh", Some("#!/bin/sh\n"), "100755"),
+        ],
+    );
+    let c3 = commit(Some(&c2), &[("run.sh", Some("#!/bin/sh\n"), "100644")]);
+    for (from, to) in [(None, &c1), (Some(&c1), &c2), (Some(&c2), &c3)] {
+        let base = from.cloned().unwrap_or_else(|| repo.empty_tree());
+        let out = git(&dir, &["diff", "--numstat", "--no-renames", &base, to]);
+        let want = out.lines().fold((0, 0), |(x, y), l| {
+            let mut f = l.split('\t');
+            (
+                x + f.next().unwrap().parse::<u64>().unwrap(),
+                y + f.next().unwrap().parse::<u64>().unwrap(),
+            )
+        });
+        assert_eq!(repo.numstat(from.map(String::as_str), to), want);
+    }
+    assert_eq!(repo.numstat(Some(&c1), &c2), (3, 2));
+}
