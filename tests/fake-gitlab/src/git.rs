@@ -780,15 +780,26 @@ impl Repo {
     }
 
     /// `numstat` in-process (see `numstat`), unless attributes could change how git diffs:
-    /// `info/attributes`, or a `.gitattributes` in HEAD (read by git in a bare repository).
+    /// a global or system attributes file or `info/attributes`; a `.gitattributes` in HEAD
+    /// (which git can be told to read in a bare repository, `attr.tree`) is left to git too.
     fn numstat_native(&self, from: Option<&str>, to: &str) -> Option<(u64, u64)> {
-        if self.dir.join("info/attributes").exists() {
+        let xdg = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+        let attribute_files = [
+            Some(self.dir.join("info/attributes")),
+            xdg.map(|x| x.join("git/attributes")),
+            Some(PathBuf::from("/etc/gitattributes")),
+        ];
+        if attribute_files.iter().flatten().any(|f| f.exists()) {
             return None;
         }
         let head = std::fs::read_to_string(self.dir.join("HEAD")).ok()?;
         if let Some(head_sha) = refs::read(&self.dir, head.strip_prefix("ref: ")?.trim_end())? {
-            let head_tree = native::flat_tree(&self.dir, &head_sha)?;
-            numstat::between(&head_tree, &head_tree, |_| None)?;
+            if numstat::has_attributes(&native::flat_tree(&self.dir, &head_sha)?) {
+                return None;
+            }
         }
         let old = match from {
             Some(f) => native::flat_tree(&self.dir, f)?,

@@ -150,6 +150,12 @@ pub fn count(old: &[u8], new: &[u8]) -> Option<(u64, u64)> {
 /// Path → (mode, blob) of a commit (`git ls-tree -r`).
 pub type Flat = BTreeMap<String, (String, String)>;
 
+/// Does the tree hold a `.gitattributes` file (in any folder)?
+pub fn has_attributes(tree: &Flat) -> bool {
+    tree.keys()
+        .any(|p| p.rsplit('/').next() == Some(".gitattributes"))
+}
+
 /// The summed counts of `git diff --numstat --no-renames OLD NEW` for two flat trees;
 /// `read` gives a blob's content. `None`: ask git.
 pub fn between(
@@ -157,10 +163,7 @@ pub fn between(
     new: &Flat,
     read: impl Fn(&str) -> Option<Vec<u8>>,
 ) -> Option<(u64, u64)> {
-    if [old, new].iter().any(|t| {
-        t.keys()
-            .any(|p| p.rsplit('/').next() == Some(".gitattributes"))
-    }) {
+    if has_attributes(old) || has_attributes(new) {
         return None;
     }
     let regular = |mode: &str| matches!(mode, "100644" | "100755");

@@ -844,4 +844,32 @@ fn commit_numstat_equals_gits() {
         assert_eq!(repo.numstat(from.map(String::as_str), to), want);
     }
     assert_eq!(repo.numstat(Some(&c1), &c2), (3, 2));
+    // Attributes can make a file binary: then git counts (nothing). `info/attributes`
+    // always applies; a `.gitattributes` in HEAD is left to git as well.
+    let c4 = commit(
+        Some(&c3),
+        &[(".gitattributes", Some("*.txt binary\n"), "100644")],
+    );
+    let c5 = commit(Some(&c4), &[("a.txt", Some("changed\n"), "100644")]);
+    assert!(repo.set_branch("main", &c5, None));
+    let counts = |out: String| {
+        out.lines().fold((0, 0), |(x, y), l| {
+            let mut f = l.split('\t');
+            let mut n = || f.next().unwrap().parse::<u64>().unwrap_or(0);
+            (x + n(), y + n())
+        })
+    };
+    assert_eq!(
+        repo.numstat(Some(&c4), &c5),
+        counts(git(&dir, &["diff", "--numstat", &c4, &c5]))
+    );
+    std::fs::create_dir_all(dir.join("info")).unwrap();
+    std::fs::write(dir.join("info/attributes"), "*.txt binary\n").unwrap();
+    // (A pair not asked before: the fake keeps git's answers, its repositories' attributes
+    // never change.)
+    assert_eq!(
+        git(&dir, &["diff", "--numstat", &c3, &c5]),
+        "1\t0\t.gitattributes\n-\t-\ta.txt"
+    );
+    assert_eq!(repo.numstat(Some(&c3), &c5), (1, 0));
 }
