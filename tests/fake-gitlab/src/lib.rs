@@ -9,6 +9,7 @@
 //! against GitLab. See the crate README for the deviations.
 
 mod api;
+mod diff;
 mod git;
 mod http;
 mod native;
