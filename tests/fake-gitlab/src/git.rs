@@ -1,10 +1,15 @@
-//! Real bare git repositories, driven through the `git` CLI (plumbing commands only).
+//! Real bare git repositories. Objects and loose refs on the hot paths are read and written
+//! in-process (`objects`, `refs`, `native`), byte for byte as git stores them; everything
+//! else, and every case those modules are not sure about, runs the `git` CLI (plumbing only).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::objects::{self, Signature};
+use crate::{native, refs};
 
 static INDEX_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -44,25 +49,7 @@ impl CommitInfo {
     }
 }
 
-/// A file changed between two commits.
-#[derive(Debug, Clone)]
-pub struct DiffEntry {
-    pub old_path: String,
-    pub new_path: String,
-    pub a_mode: String,
-    pub b_mode: String,
-    pub new_file: bool,
-    pub renamed_file: bool,
-    pub deleted_file: bool,
-    pub diff: String,
-}
-
-fn is_full_sha(text: &str) -> bool {
-    text.len() == 40
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-}
+use crate::refs::is_full_sha;
 
 /// Commits known to exist, per repository (git never changes or, here, drops an object).
 fn known_commits() -> &'static std::sync::Mutex<std::collections::HashSet<(PathBuf, String)>> {
@@ -93,6 +80,25 @@ fn remember_commit(dir: &Path, sha: &str) {
     }
 }
 
+/// With `FAKE_GITLAB_GIT_TRACE=FILE`, one line per git process started (its arguments) is
+/// appended to FILE, to see which reads and writes cost processes.
+fn trace(args: &[&str]) {
+    static FILE: std::sync::OnceLock<Option<std::sync::Mutex<std::fs::File>>> =
+        std::sync::OnceLock::new();
+    let file = FILE.get_or_init(|| {
+        let path = std::env::var_os("FAKE_GITLAB_GIT_TRACE")?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+            .map(std::sync::Mutex::new)
+    });
+    if let Some(Ok(mut f)) = file.as_ref().map(|f| f.lock()) {
+        let _ = writeln!(f, "{}", args.join(" ").replace('\n', " "));
+    }
+}
+
 /// The flat content of a commit's tree: path → (mode, blob sha).
 pub type FlatTree = BTreeMap<String, (String, String)>;
 
@@ -118,6 +124,7 @@ impl Repo {
     /// `git init --bare` with `main` (or `default_branch`) as HEAD.
     pub fn init(dir: &Path, default_branch: &str) -> Repo {
         std::fs::create_dir_all(dir).expect("create repo dir");
+        trace(&["init", "--bare"]);
         let out = Command::new("git")
             .arg("init")
             .arg("--bare")
@@ -138,7 +145,7 @@ impl Repo {
         }
     }
 
-    fn run(&self, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
+    pub(crate) fn run(&self, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
         // Reads naming only objects (full shas, `sha^{tree}`, `sha:path`; paths after `--`)
         // always give the same answer: asked once per repository.
         let immutable = stdin.is_none()
@@ -179,6 +186,7 @@ impl Repo {
     }
 
     fn run_git(&self, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
+        trace(args);
         let mut cmd = command(&self.dir);
         cmd.args(args);
         for (k, v) in env {
@@ -218,31 +226,16 @@ impl Repo {
             .to_string()
     }
 
-    /// A ref read the way git's files backend stores it, without running git: `Some(Some(sha))`
-    /// a loose ref naming an object, `Some(None)` no such ref (neither loose nor packed),
-    /// `None` when only git can tell (packed refs, symbolic refs, unusual names).
-    fn read_ref(&self, full: &str) -> Option<Option<String>> {
-        let plain = full.split('/').all(|part| {
-            !part.is_empty()
-                && !part.starts_with('.')
-                && !part.ends_with(".lock")
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+'))
-        });
-        if !plain || full.contains("..") {
-            return None;
+    /// Is `sha` a commit of this repository? Known ones, then loose objects, without git.
+    fn is_commit(&self, sha: &str) -> bool {
+        if known_commit(&self.dir, sha) {
+            return true;
         }
-        match std::fs::read_to_string(self.dir.join(full)) {
-            Ok(text) => {
-                let sha = text.trim();
-                is_full_sha(sha).then(|| Some(sha.to_string()))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                (!self.dir.join("packed-refs").exists()).then_some(None)
-            }
-            Err(_) => None,
+        let yes = native::kind(&self.dir, sha).as_deref() == Some("commit");
+        if yes {
+            remember_commit(&self.dir, sha);
         }
+        yes
     }
 
     /// Resolve a revision to a commit sha. Full commit shas and plain branch refs are answered
@@ -252,17 +245,17 @@ impl Repo {
         if rev.is_empty() || rev.starts_with('-') {
             return None;
         }
-        if is_full_sha(rev) && known_commit(&self.dir, rev) {
+        if is_full_sha(rev) && self.is_commit(rev) {
             return Some(rev.to_string());
         }
         if rev.starts_with("refs/heads/") {
-            match self.read_ref(rev) {
-                Some(Some(sha)) if known_commit(&self.dir, &sha) => return Some(sha),
+            match refs::read(&self.dir, rev) {
+                Some(Some(sha)) if self.is_commit(&sha) => return Some(sha),
                 Some(None) => return None,
                 _ => {}
             }
         }
-        if rev.starts_with("refs/tags/") && self.read_ref(rev) == Some(None) {
+        if rev.starts_with("refs/tags/") && refs::read(&self.dir, rev) == Some(None) {
             return None;
         }
         let spec = format!("{rev}^{{commit}}");
@@ -310,6 +303,9 @@ impl Repo {
 
     /// All branches, sorted by name: (name, sha).
     pub fn branches(&self) -> Vec<(String, String)> {
+        if let Some(list) = refs::list(&self.dir, "refs/heads/") {
+            return list;
+        }
         let out = self.must_str(&[
             "for-each-ref",
             "--format=%(refname:lstrip=2)%09%(objectname)",
@@ -325,6 +321,9 @@ impl Repo {
     }
 
     pub fn valid_branch_name(&self, name: &str) -> bool {
+        if let Some(valid) = refs::valid_branch_name(name) {
+            return valid;
+        }
         let out = self.run(&["check-ref-format", "--branch", name], None, &[]);
         out.status.success() && !name.starts_with('-')
     }
@@ -332,6 +331,11 @@ impl Repo {
     /// Create or move a branch. `old` = Some(sha) checks the current value (compare-and-swap).
     pub fn set_branch(&self, name: &str, new: &str, old: Option<&str>) -> bool {
         let r = format!("refs/heads/{name}");
+        if self.is_commit(new) {
+            if let Some(done) = refs::write(&self.dir, &r, new, old) {
+                return done;
+            }
+        }
         let mut args = vec!["update-ref", r.as_str(), new];
         if let Some(o) = old {
             args.push(o);
@@ -341,6 +345,9 @@ impl Repo {
 
     pub fn delete_branch(&self, name: &str) -> bool {
         let r = format!("refs/heads/{name}");
+        if let Some(done) = refs::delete(&self.dir, &r) {
+            return done;
+        }
         self.run(&["update-ref", "-d", &r], None, &[])
             .status
             .success()
@@ -349,11 +356,17 @@ impl Repo {
     /// Point HEAD at a branch (the default branch).
     pub fn set_head(&self, branch: &str) {
         let r = format!("refs/heads/{branch}");
-        self.must(&["symbolic-ref", "HEAD", &r], None, &[]);
+        let head = std::fs::read_to_string(self.dir.join("HEAD")).unwrap_or_default();
+        if head != format!("ref: {r}\n") {
+            self.must(&["symbolic-ref", "HEAD", &r], None, &[]);
+        }
     }
 
     /// The flat tree of a commit (blobs and submodules only).
     pub fn flat_tree(&self, commit: &str) -> FlatTree {
+        if let Some(tree) = native::flat_tree(&self.dir, commit) {
+            return tree;
+        }
         let out = self.must(&["ls-tree", "-r", "-z", "--full-tree", commit], None, &[]);
         let mut map = BTreeMap::new();
         for rec in out.split(|b| *b == 0).filter(|r| !r.is_empty()) {
@@ -367,6 +380,9 @@ impl Repo {
     /// List a tree (the root or `path`) at `commit`; `None` if `path` is not a directory.
     pub fn ls_tree(&self, commit: &str, path: &str, recursive: bool) -> Option<Vec<TreeEntry>> {
         let path = path.trim_matches('/');
+        if let Some(list) = native::ls_tree(&self.dir, commit, path, recursive) {
+            return list;
+        }
         let spec = if path.is_empty() {
             format!("{commit}^{{tree}}")
         } else {
@@ -402,6 +418,9 @@ impl Repo {
         if path.is_empty() {
             return None;
         }
+        if let Some(entry) = native::entry(&self.dir, commit, path) {
+            return entry;
+        }
         let out = self.run(
             &["ls-tree", "-z", "--full-tree", commit, "--", path],
             None,
@@ -418,11 +437,20 @@ impl Repo {
     }
 
     pub fn read_blob(&self, sha: &str) -> Vec<u8> {
+        if let Some(("blob", content)) = objects::read(&self.dir, sha)
+            .as_ref()
+            .map(|(k, c)| (k.as_str(), c))
+        {
+            return content.clone();
+        }
         self.must(&["cat-file", "blob", sha], None, &[])
     }
 
     /// Write a blob, return its sha.
     pub fn write_blob(&self, content: &[u8]) -> String {
+        if let Ok(sha) = objects::write(&self.dir, "blob", content) {
+            return sha;
+        }
         String::from_utf8_lossy(&self.must(&["hash-object", "-w", "--stdin"], Some(content), &[]))
             .trim()
             .to_string()
@@ -430,6 +458,29 @@ impl Repo {
 
     /// Write a tree from a flat map, return its sha.
     pub fn write_tree(&self, files: &FlatTree) -> String {
+        if let Some(tree) = self.write_tree_native(files) {
+            return tree;
+        }
+        self.write_tree_git(files)
+    }
+
+    /// The trees written in-process, when every blob they name is stored loose (git's
+    /// `write-tree` refuses missing objects: that case, and every other unusual one, is git's).
+    fn write_tree_native(&self, files: &FlatTree) -> Option<String> {
+        let (root, trees) = objects::build_trees(files)?;
+        let blobs_present = files.values().all(|(mode, sha)| {
+            mode == "160000" || native::kind(&self.dir, sha).as_deref() == Some("blob")
+        });
+        if !blobs_present {
+            return None;
+        }
+        for (_, content) in &trees {
+            objects::write(&self.dir, "tree", content).ok()?;
+        }
+        Some(root)
+    }
+
+    fn write_tree_git(&self, files: &FlatTree) -> String {
         let n = INDEX_SEQ.fetch_add(1, Ordering::Relaxed);
         let index = self
             .dir
@@ -459,6 +510,12 @@ impl Repo {
         author_time: Option<i64>,
         committer: &Ident,
     ) -> String {
+        if let Some(sha) =
+            self.commit_tree_native(tree, parents, message, author, author_time, committer)
+        {
+            remember_commit(&self.dir, &sha);
+            return sha;
+        }
         let mut args = vec!["commit-tree".to_string(), tree.to_string()];
         for p in parents {
             args.push("-p".into());
@@ -480,11 +537,50 @@ impl Repo {
             .to_string()
     }
 
+    fn commit_tree_native(
+        &self,
+        tree: &str,
+        parents: &[&str],
+        message: &str,
+        author: &Ident,
+        author_time: Option<i64>,
+        committer: &Ident,
+    ) -> Option<String> {
+        if native::kind(&self.dir, tree).as_deref() != Some("tree")
+            || !parents.iter().all(|p| self.is_commit(p))
+        {
+            return None;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs() as i64;
+        let sig = |who: &Ident, time: i64| Signature {
+            name: who.name.clone(),
+            email: who.email.clone(),
+            time,
+        };
+        let content = objects::commit_content(
+            tree,
+            parents,
+            &sig(author, author_time.unwrap_or(now)),
+            &sig(committer, now),
+            message,
+        )?;
+        objects::write(&self.dir, "commit", &content).ok()
+    }
+
     pub fn tree_of(&self, commit: &str) -> String {
+        if let Some(c) = native::commit(&self.dir, commit) {
+            return c.tree;
+        }
         self.must_str(&["rev-parse", &format!("{commit}^{{tree}}")])
     }
 
     pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> bool {
+        if let Some(yes) = native::is_ancestor(&self.dir, ancestor, descendant) {
+            return yes;
+        }
         self.run(
             &["merge-base", "--is-ancestor", ancestor, descendant],
             None,
@@ -495,6 +591,9 @@ impl Repo {
     }
 
     pub fn merge_base(&self, a: &str, b: &str) -> Option<String> {
+        if let Some(base) = native::merge_base(&self.dir, a, b) {
+            return base;
+        }
         let out = self.run(&["merge-base", a, b], None, &[]);
         out.status
             .success()
@@ -556,6 +655,9 @@ impl Repo {
     }
 
     fn log_with(&self, rev: &str, path: Option<&str>, extra: &[&str]) -> Vec<CommitInfo> {
+        if let Some(list) = self.log_native(rev, path, extra) {
+            return list;
+        }
         let mut args = vec![
             "log",
             "-z",
@@ -578,8 +680,38 @@ impl Repo {
             .collect()
     }
 
+    /// `log_with` in-process: full shas only, no path, and history git orders as one line.
+    fn log_native(&self, rev: &str, path: Option<&str>, extra: &[&str]) -> Option<Vec<CommitInfo>> {
+        if path.is_some() {
+            return None;
+        }
+        let (exclude, tip) = match rev.split_once("..") {
+            Some((a, b)) => (Some(a), b),
+            None => (None, rev),
+        };
+        if !is_full_sha(tip) || !exclude.is_none_or(is_full_sha) {
+            return None;
+        }
+        let mut list = match extra {
+            [] => native::log_line(&self.dir, tip, exclude, false)?,
+            ["--first-parent"] if exclude.is_none() => {
+                native::log_line(&self.dir, tip, None, true)?
+            }
+            // A line has no merges to leave out.
+            ["--reverse", "--no-merges"] => native::log_line(&self.dir, tip, exclude, false)?,
+            _ => return None,
+        };
+        if extra.first() == Some(&"--reverse") {
+            list.reverse();
+        }
+        Some(list)
+    }
+
     pub fn commit_info(&self, sha: &str) -> Option<CommitInfo> {
         let full = self.resolve_commit(sha)?;
+        if let Some(info) = native::commit_info(&self.dir, &full) {
+            return Some(info);
+        }
         let out = self.run(
             &[
                 "show",
@@ -602,96 +734,12 @@ impl Repo {
 
     /// The last commit at or before `commit` that touched `path`.
     pub fn last_commit_for_path(&self, commit: &str, path: &str) -> Option<String> {
+        if let Some(found) = native::last_commit_for_path(&self.dir, commit, path) {
+            return found;
+        }
         let out = self.run(&["log", "-1", "--format=%H", commit, "--", path], None, &[]);
         let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
         (!s.is_empty()).then_some(s)
-    }
-
-    /// Lines added and removed between two commits (`from` None = the empty tree).
-    pub fn numstat(&self, from: Option<&str>, to: &str) -> (u64, u64) {
-        let empty;
-        let from = match from {
-            Some(f) => f,
-            None => {
-                empty = self.empty_tree();
-                &empty
-            }
-        };
-        let out = self.run(&["diff", "--numstat", "--no-renames", from, to], None, &[]);
-        let mut add = 0;
-        let mut del = 0;
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let mut it = line.split('\t');
-            add += it.next().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-            del += it.next().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-        }
-        (add, del)
-    }
-
-    pub fn empty_tree(&self) -> String {
-        String::from_utf8_lossy(&self.must(
-            &["hash-object", "-t", "tree", "--stdin"],
-            Some(b""),
-            &[],
-        ))
-        .trim()
-        .to_string()
-    }
-
-    /// Per-file diffs between two commits, GitLab style (patch text without the headers).
-    pub fn diff(&self, from: &str, to: &str) -> Vec<DiffEntry> {
-        let out = self.run(
-            &["diff", "--raw", "-z", "-M", "--no-abbrev", from, to],
-            None,
-            &[],
-        );
-        let raw = String::from_utf8_lossy(&out.stdout).to_string();
-        let mut fields = raw.split('\0').filter(|s| !s.is_empty());
-        let mut entries = Vec::new();
-        while let Some(meta) = fields.next() {
-            let meta = meta.trim_start_matches(':');
-            let parts: Vec<&str> = meta.split(' ').collect();
-            if parts.len() < 5 {
-                break;
-            }
-            let status = parts[4];
-            let first = fields.next().unwrap_or("").to_string();
-            let (old_path, new_path) = if status.starts_with('R') || status.starts_with('C') {
-                (first, fields.next().unwrap_or("").to_string())
-            } else {
-                (first.clone(), first)
-            };
-            let patch = self.run(
-                &[
-                    "diff",
-                    "-M",
-                    "--no-color",
-                    from,
-                    to,
-                    "--",
-                    &old_path,
-                    &new_path,
-                ],
-                None,
-                &[],
-            );
-            let text = String::from_utf8_lossy(&patch.stdout).to_string();
-            let diff = match text.find("\n@@") {
-                Some(i) => text[i + 1..].to_string(),
-                None => String::new(),
-            };
-            entries.push(DiffEntry {
-                old_path,
-                new_path,
-                a_mode: parts[0].to_string(),
-                b_mode: parts[1].to_string(),
-                new_file: status == "A",
-                renamed_file: status.starts_with('R'),
-                deleted_file: status == "D",
-                diff,
-            });
-        }
-        entries
     }
 }
 

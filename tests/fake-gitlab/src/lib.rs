@@ -9,10 +9,17 @@
 //! against GitLab. See the crate README for the deviations.
 
 mod api;
+mod diff;
 mod git;
 mod http;
+mod native;
+mod numstat;
+mod objects;
 mod params;
+mod refs;
 mod state;
+#[cfg(test)]
+mod store_tests;
 mod time;
 
 use std::collections::BTreeMap;

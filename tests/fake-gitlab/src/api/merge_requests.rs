@@ -171,7 +171,7 @@ fn mr_json(st: &mut State, project: u64, iid: u64, user: u64, extra: Extra) -> V
         };
         let o = v.as_object_mut().expect("object");
         let changes = match (&lv.base_sha, &lv.source_sha) {
-            (Some(b), Some(h)) => p.repo.diff(b, h).len(),
+            (Some(b), Some(h)) => p.repo.changed_file_count(b, h),
             _ => 0,
         };
         o.insert("subscribed".into(), json!(false));

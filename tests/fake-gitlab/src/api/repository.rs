@@ -144,28 +144,11 @@ fn load_file(st: &State, req: &Req, ctx: &Ctx, ref_required: bool) -> Result<Fil
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else {
-        return String::new();
-    };
-    if let Some(mut sin) = child.stdin.take() {
-        let _ = sin.write_all(data);
-    }
-    child
-        .wait_with_output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_string()
-        })
-        .unwrap_or_default()
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn file_headers(mut resp: Resp, f: &FileAt) -> Resp {
