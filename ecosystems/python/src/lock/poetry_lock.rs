@@ -20,8 +20,8 @@ use super::exact;
 use super::metadata::MetadataCache;
 use super::pyjson::{self, Json};
 use super::{
-    block_value, failed, file_name, package_blocks, release_metadata, requires, run_engines, set_block_line,
-    sibling, toml_string, versions_equal, Native, ToolFailure,
+    block_value, failed, file_name, package_blocks, release_metadata, requires, run_engines,
+    set_block_line, sibling, toml_string, versions_equal, Native, ToolFailure,
 };
 use crate::requirement::normalize_name;
 use async_trait::async_trait;
@@ -405,9 +405,12 @@ impl PoetryLock {
                 package: &package,
                 new_version: update.new_version,
                 locked: &locked,
-                python: python
-                    .as_deref()
-                    .map(|p| (&crate::poetry::Poetry as &dyn updatebot_core::VersionScheme, p)),
+                python: python.as_deref().map(|p| {
+                    (
+                        &crate::poetry::Poetry as &dyn updatebot_core::VersionScheme,
+                        p,
+                    )
+                }),
                 extras_requested: requires::asks_for_extras(&others, &package)
                     || requires::asks_for_extras(request.manifest_after, &package),
             };

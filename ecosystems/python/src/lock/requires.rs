@@ -77,7 +77,10 @@ fn split_extra(marker: &str) -> Option<(Option<String>, Option<String>)> {
     let (rest, extra) = match m.rfind("extra") {
         None => (m, None),
         Some(at) => {
-            let tail = m[at + "extra".len()..].trim_start().strip_prefix("==")?.trim();
+            let tail = m[at + "extra".len()..]
+                .trim_start()
+                .strip_prefix("==")?
+                .trim();
             let name = tail.trim_matches(|c| c == '\'' || c == '"');
             if name.is_empty() || name.contains(['\'', '"', ' ', ')']) {
                 return None;
@@ -142,15 +145,18 @@ fn python_probes() -> impl Iterator<Item = String> {
 }
 
 /// `Err(reason)` unless the lock's resolution holds for the new release.
-pub(crate) fn fits(old: &CoreMetadata, new: &CoreMetadata, view: &LockView<'_>) -> Result<(), String> {
+pub(crate) fn fits(
+    old: &CoreMetadata,
+    new: &CoreMetadata,
+    view: &LockView<'_>,
+) -> Result<(), String> {
     let package = view.package;
     let not_exact = |why: String| format!("not exact: {package} {}: {why}", view.new_version);
     if old.requires_python != new.requires_python {
         let range = new.requires_python.clone().unwrap_or_default();
         let Some((scheme, project)) = view.python else {
             return Err(not_exact(
-                "another Python range, and the lock records no Python range of the project"
-                    .into(),
+                "another Python range, and the lock records no Python range of the project".into(),
             ));
         };
         for probe in python_probes() {
@@ -165,7 +171,10 @@ pub(crate) fn fits(old: &CoreMetadata, new: &CoreMetadata, view: &LockView<'_>) 
             }
         }
     }
-    let (o, n) = (declared(old).map_err(&not_exact)?, declared(new).map_err(&not_exact)?);
+    let (o, n) = (
+        declared(old).map_err(&not_exact)?,
+        declared(new).map_err(&not_exact)?,
+    );
     let shape = |d: &Declared| -> BTreeSet<(String, Vec<String>, Option<String>)> {
         d.base
             .iter()
@@ -215,7 +224,7 @@ pub(crate) fn fits(old: &CoreMetadata, new: &CoreMetadata, view: &LockView<'_>) 
 pub(crate) fn asks_for_extras(text: &str, package: &str) -> bool {
     let wanted = normalize_name(package);
     text.lines().any(|line| {
-        let l = line.to_ascii_lowercase().replace('_', "-").replace('.', "-");
+        let l = line.to_ascii_lowercase().replace(['_', '.'], "-");
         l.contains(&format!("{wanted}[")) || (l.contains(&wanted) && l.contains("extra"))
     })
 }
@@ -347,9 +356,15 @@ fn constraint_span(line: &str) -> Option<(String, usize, usize)> {
 
 /// The package's `[[package]]` block of a `poetry.lock` rewritten for the new release's
 /// requirements; `Err(reason)` when its text cannot be had exactly.
-pub(crate) fn poetry_block(block: &str, old: &CoreMetadata, new: &CoreMetadata) -> Result<String, String> {
+pub(crate) fn poetry_block(
+    block: &str,
+    old: &CoreMetadata,
+    new: &CoreMetadata,
+) -> Result<String, String> {
     let mut out = block.to_string();
-    let cannot = |what: &str| format!("not exact: the lock's {what} is not written the way this formats the locked release's, so the new one's cannot be written as poetry would");
+    let cannot = |what: &str| {
+        format!("not exact: the lock's {what} is not written the way this formats the locked release's, so the new one's cannot be written as poetry would")
+    };
     if old.requires_python != new.requires_python {
         let shown = |m: &CoreMetadata| m.requires_python.clone().unwrap_or_else(|| "*".into());
         if super::block_value(&out, "python-versions") != Some(shown(old)) {
@@ -360,16 +375,20 @@ pub(crate) fn poetry_block(block: &str, old: &CoreMetadata, new: &CoreMetadata) 
     }
     let (o, n) = (declared(old)?, declared(new)?);
     if o.base != n.base {
-        let (lines, start, end) =
-            section(&out, "[package.dependencies]").ok_or_else(|| cannot("[package.dependencies]"))?;
+        let (lines, start, end) = section(&out, "[package.dependencies]")
+            .ok_or_else(|| cannot("[package.dependencies]"))?;
         let spec_of = |d: &Declared, name: &str| -> Option<String> {
             let mut found = d.base.iter().filter(|r| normalize_name(&r.name) == name);
             let r = found.next()?;
-            found.next().is_none().then(|| poetry_constraint(&r.specifier))?
+            found
+                .next()
+                .is_none()
+                .then(|| poetry_constraint(&r.specifier))?
         };
         let mut new_lines = Vec::new();
         for line in &lines {
-            let (name, s, e) = constraint_span(line).ok_or_else(|| cannot("[package.dependencies]"))?;
+            let (name, s, e) =
+                constraint_span(line).ok_or_else(|| cannot("[package.dependencies]"))?;
             let key = normalize_name(&name);
             if spec_of(&o, &key).as_deref() != Some(&line[s..e]) {
                 return Err(cannot("[package.dependencies]"));
@@ -416,13 +435,19 @@ mod tests {
             split_extra("((os_name != \"nt\" or python_version >= \"3\") and platform_python_implementation != \"CPython\") and extra == 'brotli'"),
             Some((Some("(os_name != \"nt\" or python_version >= \"3\") and platform_python_implementation != \"CPython\"".into()), Some("brotli".into())))
         );
-        assert_eq!(split_extra("extra == 'socks'"), Some((None, Some("socks".into()))));
+        assert_eq!(
+            split_extra("extra == 'socks'"),
+            Some((None, Some("socks".into())))
+        );
         assert_eq!(split_extra("extra == 'a' or python_version < '3'"), None);
     }
 
     #[test]
     fn constraints_as_poetry_writes_them() {
-        assert_eq!(poetry_constraint("!=1.5.7,<2.0,>=1.5.6").as_deref(), Some(">=1.5.6,!=1.5.7,<2.0"));
+        assert_eq!(
+            poetry_constraint("!=1.5.7,<2.0,>=1.5.6").as_deref(),
+            Some(">=1.5.6,!=1.5.7,<2.0")
+        );
         assert_eq!(poetry_constraint("<4,>=2").as_deref(), Some(">=2,<4"));
         assert_eq!(poetry_constraint("").as_deref(), Some("*"));
         assert_eq!(poetry_constraint("==1.0.9").as_deref(), Some("==1.0.9"));
@@ -431,10 +456,16 @@ mod tests {
 
     #[test]
     fn a_new_range_that_the_lock_satisfies_fits() {
-        let old = meta(Some(">=3.7, <4"), &["urllib3 (<1.27,>=1.21.1)", "idna (<4,>=2.5)"]);
+        let old = meta(
+            Some(">=3.7, <4"),
+            &["urllib3 (<1.27,>=1.21.1)", "idna (<4,>=2.5)"],
+        );
         let new = meta(Some(">=3.7"), &["urllib3 (<3,>=1.21.1)", "idna (<4,>=2.5)"]);
-        let locked: BTreeMap<String, String> =
-            [("urllib3".to_string(), "1.26.5".to_string()), ("idna".into(), "3.7".into())].into();
+        let locked: BTreeMap<String, String> = [
+            ("urllib3".to_string(), "1.26.5".to_string()),
+            ("idna".into(), "3.7".into()),
+        ]
+        .into();
         let view = LockView {
             package: "requests",
             new_version: "2.31.0",
@@ -443,11 +474,21 @@ mod tests {
             extras_requested: false,
         };
         assert!(fits(&old, &new, &view).is_ok());
-        let caps = meta(Some(">=3.7"), &["urllib3 (<1.26,>=1.21.1)", "idna (<4,>=2.5)"]);
-        assert!(fits(&old, &caps, &view).unwrap_err().contains("does not satisfy"));
+        let caps = meta(
+            Some(">=3.7"),
+            &["urllib3 (<1.26,>=1.21.1)", "idna (<4,>=2.5)"],
+        );
+        assert!(fits(&old, &caps, &view)
+            .unwrap_err()
+            .contains("does not satisfy"));
         let more = meta(Some(">=3.7"), &["urllib3 (<3)", "idna (<4)", "six"]);
-        assert!(fits(&old, &more, &view).unwrap_err().contains("added or removed"));
-        let py = meta(Some(">=3.10"), &["urllib3 (<3,>=1.21.1)", "idna (<4,>=2.5)"]);
+        assert!(fits(&old, &more, &view)
+            .unwrap_err()
+            .contains("added or removed"));
+        let py = meta(
+            Some(">=3.10"),
+            &["urllib3 (<3,>=1.21.1)", "idna (<4,>=2.5)"],
+        );
         assert!(fits(&old, &py, &view).unwrap_err().contains("3.9.0"));
         let block = "[[package]]\nname = \"requests\"\nversion = \"2.28.2\"\npython-versions = \">=3.7, <4\"\n\n[package.dependencies]\nidna = \">=2.5,<4\"\nurllib3 = {version = \">=1.21.1,<1.27\", markers = \"x\"}\n\n[package.source]\n";
         let written = poetry_block(block, &old, &new).unwrap();
@@ -473,7 +514,10 @@ mod tests {
         let block = "[[package]]\nname = \"urllib3\"\n\n[package.extras]\nsocks = [\"PySocks (>=1.5.6,!=1.5.7,<2.0)\"]\n\n[package.source]\n";
         let written = poetry_block(block, &old, &new).unwrap();
         assert!(written.contains("[package.extras]\nsecure = [\"ipaddress ; python_version == \\\"2.7\\\"\"]\nsocks = [\"PySocks (>=1.5.6,!=1.5.7,<2.0)\"]\n\n[package.source]\n"), "{written}");
-        assert!(asks_for_extras("urllib3 = {version = \"*\", extras = [\"socks\"]}", "urllib3"));
+        assert!(asks_for_extras(
+            "urllib3 = {version = \"*\", extras = [\"socks\"]}",
+            "urllib3"
+        ));
         assert!(!asks_for_extras("urllib3 = \">=1.21\"", "urllib3"));
     }
 }

@@ -6,8 +6,8 @@
 use super::exact;
 use super::metadata::MetadataCache;
 use super::{
-    block_value, failed, file_name, package_blocks, release_metadata, requires, run_engines, sibling,
-    toml_string, versions_equal, Native, ToolFailure,
+    block_value, failed, file_name, package_blocks, release_metadata, requires, run_engines,
+    sibling, toml_string, versions_equal, Native, ToolFailure,
 };
 use crate::requirement::normalize_name;
 use async_trait::async_trait;
@@ -236,9 +236,12 @@ impl UvLock {
                 package: &package,
                 new_version: update.new_version,
                 locked: &locked,
-                python: python
-                    .as_deref()
-                    .map(|p| (&crate::pep440::Pep440 as &dyn updatebot_core::VersionScheme, p)),
+                python: python.as_deref().map(|p| {
+                    (
+                        &crate::pep440::Pep440 as &dyn updatebot_core::VersionScheme,
+                        p,
+                    )
+                }),
                 extras_requested: block.contains("[package.optional-dependencies]")
                     || requires::asks_for_extras(&others, &package)
                     || requires::asks_for_extras(request.manifest_after, &package),
