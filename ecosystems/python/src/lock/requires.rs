@@ -514,6 +514,19 @@ mod tests {
         let block = "[[package]]\nname = \"urllib3\"\n\n[package.extras]\nsocks = [\"PySocks (>=1.5.6,!=1.5.7,<2.0)\"]\n\n[package.source]\n";
         let written = poetry_block(block, &old, &new).unwrap();
         assert!(written.contains("[package.extras]\nsecure = [\"ipaddress ; python_version == \\\"2.7\\\"\"]\nsocks = [\"PySocks (>=1.5.6,!=1.5.7,<2.0)\"]\n\n[package.source]\n"), "{written}");
+        let locked = BTreeMap::new();
+        let mut view = LockView {
+            package: "urllib3",
+            new_version: "1.26.18",
+            locked: &locked,
+            python: Some((&crate::poetry::Poetry, "^3.9")),
+            extras_requested: true,
+        };
+        assert!(fits(&old, &new, &view)
+            .unwrap_err()
+            .contains("asks for its extras"));
+        view.extras_requested = false;
+        assert!(fits(&old, &new, &view).is_ok());
         assert!(asks_for_extras(
             "urllib3 = {version = \"*\", extras = [\"socks\"]}",
             "urllib3"
