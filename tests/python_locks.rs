@@ -253,6 +253,20 @@ const CASES: &[Case] = &[
         oracle: Some("poetry-1"),
         ..PLAIN
     },
+    // Poetry 1.8 writes extras its own way (`"ipaddress"` without its marker): formatting
+    // urllib3 1.26.5's extras does not give the lock's text, so native refuses.
+    Case {
+        name: "poetry18_urllib3_extras",
+        lock: "poetry.lock",
+        kind: "poetry.lock",
+        package: "urllib3",
+        to: "2.5.0",
+        native_exact: false,
+        same_as_tool: false,
+        oracle: Some("poetry-1"),
+        new_line: Some("zstd = [\"zstandard (>=0.18.0)\"]"),
+        ..PLAIN
+    },
     Case {
         name: "poetry11_lock_version_1_1",
         lock: "poetry.lock",
