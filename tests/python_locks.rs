@@ -85,6 +85,8 @@ struct Case {
     capped_by: Option<&'static str>,
     /// Served by the private index (basic auth in front of devpi).
     private: bool,
+    /// A line the new release's other requirements bring into the lock (not in it before).
+    new_line: Option<&'static str>,
 }
 
 const PLAIN: Case = Case {
@@ -98,6 +100,7 @@ const PLAIN: Case = Case {
     oracle: None,
     capped_by: None,
     private: false,
+    new_line: None,
 };
 
 const CASES: &[Case] = &[
@@ -141,6 +144,36 @@ const CASES: &[Case] = &[
         same_as_tool: false,
         ..PLAIN
     },
+    // The new release declares other requirements (ranges, Python range, extras) that the
+    // lock still satisfies: native rewrites the entry as the tool does.
+    Case {
+        name: "poetry_requests_new_range",
+        lock: "poetry.lock",
+        kind: "poetry.lock",
+        package: "requests",
+        to: "2.32.3",
+        // 2.28.2 asked for urllib3 <1.27 and Python <4.
+        new_line: Some("urllib3 = \">=1.21.1,<3\""),
+        ..PLAIN
+    },
+    Case {
+        name: "poetry_urllib3_extras",
+        lock: "poetry.lock",
+        kind: "poetry.lock",
+        package: "urllib3",
+        to: "2.5.0",
+        new_line: Some("zstd = [\"zstandard (>=0.18.0)\"]"),
+        ..PLAIN
+    },
+    // uv.lock records requests' dependencies by name: the entry changes as for a pin.
+    Case {
+        name: "uv_requests_new_range",
+        lock: "uv.lock",
+        kind: "uv.lock",
+        package: "requests",
+        to: "2.32.3",
+        ..PLAIN
+    },
     Case {
         name: "uv_pin",
         lock: "uv.lock",
@@ -171,14 +204,14 @@ const CASES: &[Case] = &[
         same_as_tool: false,
         ..PLAIN
     },
+    // 2.5.0 needs Python 3.9, the project allows 3.8: 2.2.3 it is. Its Python range
+    // (>=3.8) and extras differ from 2.0.7's, and still fit the lock: native is exact.
     Case {
         name: "uv_requires_python_excludes_newest",
         lock: "uv.lock",
         kind: "uv.lock",
         package: "urllib3",
         to: "2.2.3",
-        native_exact: false,
-        same_as_tool: false,
         ..PLAIN
     },
     Case {
@@ -218,6 +251,20 @@ const CASES: &[Case] = &[
         package: "six",
         to: "1.17.0",
         oracle: Some("poetry-1"),
+        ..PLAIN
+    },
+    // Poetry 1.8 writes extras its own way (`"ipaddress"` without its marker): formatting
+    // urllib3 1.26.5's extras does not give the lock's text, so native refuses.
+    Case {
+        name: "poetry18_urllib3_extras",
+        lock: "poetry.lock",
+        kind: "poetry.lock",
+        package: "urllib3",
+        to: "2.5.0",
+        native_exact: false,
+        same_as_tool: false,
+        oracle: Some("poetry-1"),
+        new_line: Some("zstd = [\"zstandard (>=0.18.0)\"]"),
         ..PLAIN
     },
     Case {
@@ -620,6 +667,13 @@ fn locks_follow_their_updates_natively_and_with_the_tools() {
                 // An older Poetry's lock keeps its format: same lock-version, no 2.x keys.
                 assert_eq!(lock_version(&lock), lock_version(&before), "{}", case.name);
                 assert!(!lock.contains("\ngroups = ["), "{}: {lock}", case.name);
+            }
+            if let Some(line) = case.new_line {
+                assert!(
+                    !before.contains(line) && lock.lines().any(|l| l == line),
+                    "{}: {engine} did not write `{line}`:\n{lock}",
+                    case.name
+                );
             }
             verify(&tools, &home, &base.join(engine), case, index);
             results.push((engine, lock));

@@ -333,9 +333,10 @@ async fn a_transitive_python_fix_moves_only_the_uv_lock() {
 
 /// poetry.lock: certifi 2023.7.22 (UBT-2026-0004, affected up to 2024.2.2) locked for
 /// requests moves to 2024.8.30 (the lowest release after the range on the index) in the lock
-/// alone, accepted by `poetry check --lock`. urllib3 1.26.18 cannot be locked exactly (its
-/// requirements differ from 1.26.5's, so the native engine hands over to poetry, and `poetry
-/// update` takes the newest release): reported as failed with that reason, no merge request.
+/// alone, accepted by `poetry check --lock`. urllib3 1.26.18 declares other requirements than
+/// 1.26.5 (its Python range and extras), which the lock still satisfies: the native engine
+/// rewrites urllib3's entry (`python-versions`, `[package.extras]`) as poetry writes it, in
+/// a second merge request that also moves only the lock.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transitive_python_fix_moves_only_the_poetry_lock() {
     let Some(w) = world().await else { return };
@@ -373,15 +374,32 @@ async fn a_transitive_python_fix_moves_only_the_poetry_lock() {
         .iter()
         .find(|c| c.title == "Bump urllib3 from 1.26.5 to 1.26.18 [security]")
         .unwrap_or_else(|| panic!("{}", report.summary()));
-    assert_eq!(urllib3.action.as_str(), "failed");
-    assert!(
-        urllib3
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.contains("poetry locked urllib3 at 2.5.0, not 1.26.18")),
-        "{:?}",
-        urllib3.reason
+    assert_eq!(
+        urllib3.action.as_str(),
+        "opened",
+        "{:?}: {}",
+        urllib3.reason,
+        report.summary()
     );
+    let fix = assert_lock_only_fix(
+        &w,
+        &tools,
+        p,
+        kind,
+        (pyproject.as_str(), lock.as_str()),
+        "Bump urllib3 from 1.26.5 to 1.26.18 [security]",
+        ("urllib3", "1.26.18"),
+    );
+    let fixed_lock = w.gitlab.file(p, &fix.source_branch, kind.lock()).unwrap();
+    for line in [
+        "python-versions = \">=2.7, !=3.0.*, !=3.1.*, !=3.2.*, !=3.3.*, !=3.4.*, !=3.5.*\"",
+        "secure = [\"certifi\", \"cryptography (>=1.3.4)\", \"idna (>=2.0.0)\", \"ipaddress ; python_version == \\\"2.7\\\"\", \"pyOpenSSL (>=0.14)\", \"urllib3-secure-extra\"]",
+    ] {
+        assert!(
+            fixed_lock.lines().any(|l| l == line),
+            "{line} not in:\n{fixed_lock}"
+        );
+    }
     let mr = assert_lock_only_fix(
         &w,
         &tools,
@@ -402,7 +420,7 @@ async fn a_transitive_python_fix_moves_only_the_poetry_lock() {
             mr.description
         );
     }
-    assert_eq!(w.gitlab.merge_requests(p).len(), 1, "never a stale lock");
+    assert_eq!(w.gitlab.merge_requests(p).len(), 2, "never a stale lock");
 }
 
 /// requests 2.25.0 asks for idna < 3, so idna's fix (3.7) needs requests to move; requests is
@@ -454,27 +472,15 @@ async fn parent_bumped_for_a_transitive_fix(kind: Kind) {
         "[GHSA-j8r2-6x86-q33q](https://osv.dev/vulnerability/GHSA-j8r2-6x86-q33q)",
         "| requests 2.25.0 | Moderate \\(6.1\\) |",
     ];
-    match kind {
-        Kind::Uv => {
-            assert_eq!(locked_version(&new_lock, "idna").as_deref(), Some("3.7"));
-            expected.extend([
-                "Bumps **requests** from 2.25.0 to 2.31.0 and **idna** from 2.10 to 3.7.",
-                "[GHSA-jjg7-2v4v-x38h](https://osv.dev/vulnerability/GHSA-jjg7-2v4v-x38h)",
-                "| idna 2.10 | Moderate \\(5.9\\) |",
-                "| 3.7 | Internationalized Domain Names in Applications",
-            ]);
-        }
-        // idna 3.7's requirements differ from 2.10's: native hands over to poetry, which
-        // takes the newest idna; the requests fix goes ahead alone and says so.
-        Kind::Poetry => {
-            assert_eq!(locked_version(&new_lock, "idna").as_deref(), Some("2.10"));
-            expected.extend([
-                "Bumps **requests** from 2.25.0 to 2.31.0.",
-                "**Not proposed**",
-                "- requests: idna 2.10 to 3.7 \\(GHSA-jjg7-2v4v-x38h\\) could not be made with it: poetry.lock: poetry locked idna at 3.10, not 3.7",
-            ]);
-        }
-    }
+    // In both locks: idna 3.7 declares another Python range than 2.10, which the lock
+    // still satisfies, so the lock moves it exactly, in requests' merge request.
+    assert_eq!(locked_version(&new_lock, "idna").as_deref(), Some("3.7"));
+    expected.extend([
+        "Bumps **requests** from 2.25.0 to 2.31.0 and **idna** from 2.10 to 3.7.",
+        "[GHSA-jjg7-2v4v-x38h](https://osv.dev/vulnerability/GHSA-jjg7-2v4v-x38h)",
+        "| idna 2.10 | Moderate \\(5.9\\) |",
+        "| 3.7 | Internationalized Domain Names in Applications",
+    ]);
     for text in expected {
         assert!(
             mr.description.contains(text),

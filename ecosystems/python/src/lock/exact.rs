@@ -1,9 +1,8 @@
 //! Whether a native lock edit is exact for the rest of the lock: every other locked package
 //! that depends on the updated one must admit its new version, under any marker or extra
 //! (one environment whose requirement excludes it is enough for the tool to resolve
-//! differently). The updated package's own dependencies are checked elsewhere: the new
-//! release must declare the same ones as the locked release
-//! ([`super::same_requirements`]), which the lock satisfied.
+//! differently). The updated package's own dependencies are checked elsewhere
+//! ([`super::requires`]).
 //!
 //! `poetry.lock` records each dependent's constraints (Poetry syntax) in its
 //! `[package.dependencies]`; `uv.lock` records only names, so the constraints come from the

@@ -19,6 +19,9 @@ pub struct CoreMetadata {
     pub requires_python: Option<String>,
     /// `Requires-Dist` lines, whitespace-normalised, sorted.
     pub requires_dist: BTreeSet<String>,
+    /// The same lines with their spaces (runs of whitespace as one), sorted: markers need
+    /// them (`… and extra == 'x'`).
+    pub requires_dist_lines: BTreeSet<String>,
     pub provides_extra: BTreeSet<String>,
 }
 
@@ -27,6 +30,7 @@ impl CoreMetadata {
     /// resolution of one holds for the other.
     pub fn same_requirements(&self, other: &CoreMetadata) -> bool {
         self.requires_dist == other.requires_dist
+            && self.requires_dist_lines.len() == other.requires_dist_lines.len()
             && self.requires_python == other.requires_python
             && self.provides_extra == other.provides_extra
     }
@@ -61,6 +65,8 @@ pub fn parse(text: &str) -> CoreMetadata {
             "requires-python" => out.requires_python = Some(value),
             "requires-dist" => {
                 out.requires_dist.insert(squash(&value));
+                out.requires_dist_lines
+                    .insert(value.split_whitespace().collect::<Vec<_>>().join(" "));
             }
             "provides-extra" => {
                 out.provides_extra.insert(value);

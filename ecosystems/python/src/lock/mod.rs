@@ -4,9 +4,10 @@
 //! Each has two engines behind one [`LockfileUpdater`]:
 //!
 //! * **native**: updatebot edits the lock itself, and only where the result is exactly what
-//!   the tool would write: the updated package's new release must declare the same
-//!   dependencies and Python range as the locked one (read from the wheels' core metadata),
-//!   so no other locked package moves. Version, files, hashes, description and the lock's
+//!   the tool would write: the updated package's new release (its wheel's core metadata)
+//!   must depend on the same packages as the locked one, each admitting the version the
+//!   lock holds, within a Python range covering the project's (see [`requires`]), so no
+//!   other locked package moves. Version, files, hashes, description and the lock's
 //!   content hash (poetry's `content-hash`, pipenv's `_meta.hash`) are rewritten as the tool
 //!   writes them; every other byte stays.
 //! * **tool**: the real tool in a scrubbed temporary directory (see
@@ -25,10 +26,12 @@ pub mod pipfile_lock;
 pub mod poetry_lock;
 mod poetry_tool;
 pub mod pyjson;
+mod requires;
 pub mod uv_lock;
 
 use crate::requirement::normalize_name;
 use std::future::Future;
+use std::sync::Arc;
 use updatebot_core::tool::{Engine, IndexAccess, ToolError, ToolSettings};
 use updatebot_core::{LockError, LockOutput, LockRequest, LockfileUpdater, PlannedUpdate};
 
@@ -181,13 +184,13 @@ pub(crate) fn same_url(a: &str, b: &str) -> bool {
 }
 
 /// Metadata of the old and new release of an update; `Err(reason)` when they cannot be
-/// compared or differ in what a lock resolves from.
-pub(crate) async fn same_requirements(
+/// read.
+pub(crate) async fn release_metadata(
     cache: &metadata::MetadataCache,
     request: &LockRequest<'_>,
     update: &PlannedUpdate<'_>,
     old_version: &str,
-) -> Result<std::sync::Arc<metadata::CoreMetadata>, String> {
+) -> Result<(Arc<metadata::CoreMetadata>, Arc<metadata::CoreMetadata>), String> {
     let package = &update.dependency.package_name;
     let http = request
         .lookup
@@ -201,10 +204,23 @@ pub(crate) async fn same_requirements(
         .ok_or_else(|| format!("the index no longer lists {package} {old_version}"))?;
     let old_meta = cache.get(&http, package, old).await?;
     let new_meta = cache.get(&http, package, update.release).await?;
+    Ok((old_meta, new_meta))
+}
+
+/// The new release's metadata when it declares the same dependencies and Python range as
+/// the old one (what the flat locks, `Pipfile.lock` and compiled requirements, need: they
+/// record no graph to check a change against); `Err(reason)` otherwise.
+pub(crate) async fn same_requirements(
+    cache: &metadata::MetadataCache,
+    request: &LockRequest<'_>,
+    update: &PlannedUpdate<'_>,
+    old_version: &str,
+) -> Result<Arc<metadata::CoreMetadata>, String> {
+    let (old_meta, new_meta) = release_metadata(cache, request, update, old_version).await?;
     if !old_meta.same_requirements(&new_meta) {
         return Err(format!(
-            "{package} {} declares other dependencies or another Python range than {old_version}, so other locked packages may move",
-            update.new_version
+            "{} {} declares other dependencies or another Python range than {old_version}, so other locked packages may move",
+            update.dependency.package_name, update.new_version
         ));
     }
     Ok(new_meta)

@@ -20,8 +20,8 @@ use super::exact;
 use super::metadata::MetadataCache;
 use super::pyjson::{self, Json};
 use super::{
-    block_value, failed, file_name, package_blocks, run_engines, same_requirements, set_block_line,
-    sibling, toml_string, versions_equal, Native, ToolFailure,
+    block_value, failed, file_name, package_blocks, release_metadata, requires, run_engines,
+    set_block_line, sibling, toml_string, versions_equal, Native, ToolFailure,
 };
 use crate::requirement::normalize_name;
 use async_trait::async_trait;
@@ -392,8 +392,33 @@ impl PoetryLock {
             {
                 return Ok(Native::Cannot(reason));
             }
-            let meta = match same_requirements(&self.cache, request, update, &old_version).await {
-                Ok(m) => m,
+            let (old_meta, meta) =
+                match release_metadata(&self.cache, request, update, &old_version).await {
+                    Ok(m) => m,
+                    Err(reason) => return Ok(Native::Cannot(reason)),
+                };
+            let locked = locked_versions(&out).map_err(|e| failed(path, e))?;
+            let python = metadata_value(&out, "python-versions");
+            // Its own extras may name it (`urllib3-secure-extra`): only the others count.
+            let others = format!("{}{}", &out[..start], &out[end..]);
+            let view = requires::LockView {
+                package: &package,
+                new_version: update.new_version,
+                locked: &locked,
+                python: python.as_deref().map(|p| {
+                    (
+                        &crate::poetry::Poetry as &dyn updatebot_core::VersionScheme,
+                        p,
+                    )
+                }),
+                extras_requested: requires::asks_for_extras(&others, &package)
+                    || requires::asks_for_extras(request.manifest_after, &package),
+            };
+            if let Err(reason) = requires::fits(&old_meta, &meta, &view) {
+                return Ok(Native::Cannot(reason));
+            }
+            let block = match requires::poetry_block(&block, &old_meta, &meta) {
+                Ok(b) => b,
                 Err(reason) => return Ok(Native::Cannot(reason)),
             };
             let mut new_block = set_block_line(&block, "version", &toml_string(update.new_version))

@@ -6,8 +6,8 @@
 use super::exact;
 use super::metadata::MetadataCache;
 use super::{
-    block_value, failed, file_name, package_blocks, run_engines, same_requirements, sibling,
-    toml_string, versions_equal, Native, ToolFailure,
+    block_value, failed, file_name, package_blocks, release_metadata, requires, run_engines,
+    sibling, toml_string, versions_equal, Native, ToolFailure,
 };
 use crate::requirement::normalize_name;
 use async_trait::async_trait;
@@ -48,6 +48,15 @@ pub fn locked_versions(text: &str) -> Result<BTreeMap<String, String>, String> {
         out.remove(&name);
     }
     Ok(out)
+}
+
+/// A string `key = "…"` of the lock's top level (before its first table).
+fn top_level_string(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .take_while(|l| !l.starts_with('['))
+        .find_map(|l| l.strip_prefix(key)?.trim_start().strip_prefix('='))
+        .and_then(|v| v.trim().parse::<toml_edit::Value>().ok())
+        .and_then(|v| v.as_str().map(str::to_string))
 }
 
 /// A specifier set as uv writes it: each clause normalised, joined by `,`.
@@ -213,8 +222,31 @@ impl UvLock {
                     "{package} is locked from {registry}, not from the index it was looked up in"
                 )));
             }
-            if let Err(reason) = same_requirements(&self.cache, request, update, &old_version).await
-            {
+            let (old_meta, new_meta) =
+                match release_metadata(&self.cache, request, update, &old_version).await {
+                    Ok(m) => m,
+                    Err(reason) => return Ok(Native::Cannot(reason)),
+                };
+            // uv.lock records a registry package's dependencies by name and marker only, and
+            // its extras' (`[package.optional-dependencies]`) only when someone asks for them.
+            let locked = locked_versions(&out).map_err(|e| failed(path, e))?;
+            let python = top_level_string(&out, "requires-python");
+            let others = format!("{}{}", &out[..start], &out[end..]);
+            let view = requires::LockView {
+                package: &package,
+                new_version: update.new_version,
+                locked: &locked,
+                python: python.as_deref().map(|p| {
+                    (
+                        &crate::pep440::Pep440 as &dyn updatebot_core::VersionScheme,
+                        p,
+                    )
+                }),
+                extras_requested: block.contains("[package.optional-dependencies]")
+                    || requires::asks_for_extras(&others, &package)
+                    || requires::asks_for_extras(request.manifest_after, &package),
+            };
+            if let Err(reason) = requires::fits(&old_meta, &new_meta, &view) {
                 return Ok(Native::Cannot(reason));
             }
             if let Err(reason) = exact::dependents_admit(
