@@ -395,21 +395,19 @@ impl Checker<'_> {
                 .await;
 
         // 2. Decide each dependency.
-        let mut results: Vec<ManifestResult> = manifests
+        manifests
             .into_iter()
             .map(|manifest| self.decide_manifest(manifest, repo_files, &answers))
-            .collect();
-
-        // 3. What is proposed gets its full document (lock entries record licenses, merge
-        // requests link the repository and show publish dates), when the brief one was not.
-        self.complete_proposals(&mut results).await;
-        results
+            .collect()
     }
 
-    /// Replaces the abbreviated release lists of proposed updates with full ones (one request
-    /// per package, through the run's cache). A package that cannot be fetched in full keeps
-    /// its brief list; whoever needs the rest asks again and reports the failure.
-    async fn complete_proposals(&self, results: &mut [ManifestResult]) {
+    /// Before proposed updates are applied: their abbreviated release lists replaced with
+    /// full ones (lock entries record licenses, merge requests link the repository and show
+    /// publish dates), one request per package through the run's cache. Only what is
+    /// proposed is fetched in full; a check that applies nothing needs none of it. A package
+    /// that cannot be fetched in full keeps its brief list; whoever needs the rest asks again
+    /// and reports the failure.
+    pub async fn complete_proposals(&self, results: &mut [ManifestResult]) {
         let mut wanted: BTreeSet<Key> = BTreeSet::new();
         let key_of = |result: &ManifestResult, dep: &DependencyResult| -> Option<Key> {
             let plugin = self.plugins.get(result.manifest.ecosystem)?;
