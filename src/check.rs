@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use updatebot_core::dependency::{Dependency, SkipReason};
 use updatebot_core::http::HttpClient;
-use updatebot_core::registry::{LookupCache, RegistryError, Release, ReleaseList};
+use updatebot_core::registry::{Detail, LookupCache, RegistryError, Release, ReleaseList};
 use updatebot_core::{Ecosystem, Plugin, RegistryStrategy};
 
 /// What the configuration says for one manifest.
@@ -174,6 +174,7 @@ impl updatebot_core::Lookup for ManifestLookup<'_> {
             package,
             &self.checker.http,
             &self.checker.cache,
+            Detail::Full,
         )
         .await
     }
@@ -221,7 +222,17 @@ fn same_registry(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-type Key = (Ecosystem, Vec<String>, String);
+type Key = (Ecosystem, Vec<String>, String, Detail);
+
+/// What a lookup for deciding updates under `rules` needs: the registries' brief documents
+/// (npm's abbreviated packuments), unless a cooldown needs publish dates.
+fn decision_detail(rules: &policy::Rules) -> Detail {
+    if rules.cooldown.is_some() {
+        Detail::Full
+    } else {
+        Detail::Brief
+    }
+}
 
 /// Look up one package in each of its registries and merge the answers (pip's
 /// `--extra-index-url` semantics), or, for ecosystems whose registries each hold their own
@@ -233,12 +244,13 @@ async fn lookup(
     package: &str,
     http: &Arc<HttpClient>,
     cache: &LookupCache,
+    detail: Detail,
 ) -> Result<Arc<ReleaseList>, RegistryError> {
     let mut merged: Option<ReleaseList> = None;
     let mut not_found = None;
     for url in urls {
         let registry = plugin.registry(url, http.clone())?;
-        match cache.releases(registry, package).await {
+        match cache.lookup(registry, package, detail).await {
             Ok(list) if plugin.registry_strategy() == RegistryStrategy::FirstFound => {
                 return Ok(list)
             }
@@ -363,6 +375,7 @@ impl Checker<'_> {
                         manifest.ecosystem,
                         registry_urls(plugin, dep, manifest, self.settings),
                         plugin.lookup_name(dep),
+                        decision_detail(&rules),
                     ));
                 }
             }
@@ -376,7 +389,7 @@ impl Checker<'_> {
                     async move {
                         let answer = match self.plugins.get(key.0) {
                             Some(plugin) => {
-                                lookup(plugin, &key.1, &key.2, &self.http, &self.cache).await
+                                lookup(plugin, &key.1, &key.2, &self.http, &self.cache, key.3).await
                             }
                             None => Err(RegistryError::InvalidUrl {
                                 url: String::new(),
@@ -397,6 +410,60 @@ impl Checker<'_> {
             .into_iter()
             .map(|manifest| self.decide_manifest(manifest, repo_files, &answers))
             .collect()
+    }
+
+    /// Before proposed updates are applied: their abbreviated release lists replaced with
+    /// full ones (lock entries record licenses, merge requests link the repository and show
+    /// publish dates), one request per package through the run's cache. Only what is
+    /// proposed is fetched in full; a check that applies nothing needs none of it. A package
+    /// that cannot be fetched in full keeps its brief list; whoever needs the rest asks again
+    /// and reports the failure.
+    pub async fn complete_proposals(&self, results: &mut [ManifestResult]) {
+        let mut wanted: BTreeSet<Key> = BTreeSet::new();
+        let key_of = |result: &ManifestResult, dep: &DependencyResult| -> Option<Key> {
+            let plugin = self.plugins.get(result.manifest.ecosystem)?;
+            let brief = dep.releases.as_ref().is_some_and(|l| l.abbreviated);
+            (brief && matches!(dep.outcome, Outcome::Update(_))).then(|| {
+                (
+                    result.manifest.ecosystem,
+                    registry_urls(plugin, &dep.dependency, &result.manifest, self.settings),
+                    plugin.lookup_name(&dep.dependency),
+                    Detail::Full,
+                )
+            })
+        };
+        for result in results.iter() {
+            for dep in &result.dependencies {
+                wanted.extend(key_of(result, dep));
+            }
+        }
+        if wanted.is_empty() {
+            return;
+        }
+        let full: BTreeMap<Key, Arc<ReleaseList>> = futures::stream::iter(wanted)
+            .map(|key| async move {
+                let plugin = self.plugins.get(key.0)?;
+                let list = lookup(plugin, &key.1, &key.2, &self.http, &self.cache, key.3)
+                    .await
+                    .ok()?;
+                Some((key, list))
+            })
+            .buffer_unordered(self.concurrency.max(1))
+            .filter_map(|answer| async move { answer })
+            .collect()
+            .await;
+        for result in results.iter_mut() {
+            let keys: Vec<Option<Key>> = result
+                .dependencies
+                .iter()
+                .map(|dep| key_of(result, dep))
+                .collect();
+            for (dep, key) in result.dependencies.iter_mut().zip(keys) {
+                if let Some(list) = key.and_then(|k| full.get(&k)) {
+                    dep.releases = Some(list.clone());
+                }
+            }
+        }
     }
 
     fn decide_manifest(
@@ -451,6 +518,7 @@ impl Checker<'_> {
                     manifest.ecosystem,
                     registry_urls(plugin, dep, &manifest, self.settings),
                     plugin.lookup_name(dep),
+                    decision_detail(&rules),
                 );
                 match (answers.get(&key), plugin.scheme(dep.versioning)) {
                     (Some(Ok(list)), Some(scheme)) => {
@@ -587,9 +655,16 @@ mod tests {
     async fn versions(strategy: RegistryStrategy, urls: &[&str]) -> Vec<String> {
         let http = Arc::new(HttpClient::new(Default::default(), Vec::new()).unwrap());
         let urls: Vec<String> = urls.iter().map(|u| u.to_string()).collect();
-        let list = lookup(&Fake(strategy), &urls, "nginx", &http, &LookupCache::new())
-            .await
-            .unwrap();
+        let list = lookup(
+            &Fake(strategy),
+            &urls,
+            "nginx",
+            &http,
+            &LookupCache::new(),
+            Detail::Full,
+        )
+        .await
+        .unwrap();
         list.releases.iter().map(|r| r.version.clone()).collect()
     }
 

@@ -460,7 +460,7 @@ fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool
         concurrency: 16,
     };
     let progress = Progress::new();
-    let results: Vec<ManifestResult> =
+    let mut results: Vec<ManifestResult> =
         runtime.block_on(checker.check(manifests, &files, &|done, total, package| {
             progress.tick(done, total, package)
         }));
@@ -468,6 +468,7 @@ fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool
     let applied = match update {
         None => None,
         Some(dry_run) => {
+            runtime.block_on(checker.complete_proposals(&mut results));
             let read = |p: &str| scan::read_repo_file(path, p).map_err(|e| e.to_string());
             let applied = runtime.block_on(apply::apply(&checker, &results, &read));
             if dry_run {

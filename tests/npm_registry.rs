@@ -224,3 +224,133 @@ fn npm_scoped_package_from_a_second_registry() {
 fn npm_in_range_update_touches_only_the_lock() {
     run_case("npm_in_range_update_touches_only_the_lock");
 }
+
+/// `updatebot run --local` on a git repository holding the patch-bump case, with
+/// `.updatebot.yml` extra lines; the JSON report and the repository.
+fn run_local(npm: &Npm, entry_extra: &str) -> (Value, tempfile::TempDir) {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    npm.copy(
+        &repo_root().join("fixtures/npm/npm_patch_bump_keeps_the_rest/in"),
+        &repo,
+    );
+    std::fs::write(
+        repo.join(".updatebot.yml"),
+        format!(
+            "version: 2\nupdates:\n  - package-ecosystem: npm\n    directory: /\n    schedule: {{interval: daily}}\n{entry_extra}"
+        ),
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "Dev")
+            .env("GIT_AUTHOR_EMAIL", "dev@example.org")
+            .env("GIT_COMMITTER_NAME", "Dev")
+            .env("GIT_COMMITTER_EMAIL", "dev@example.org")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr_of(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "init"]);
+    let config = npm.operator_config(work.path());
+    let output = updatebot(&[
+        "run",
+        "--local",
+        repo.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    // The lock on the merge request's branch is npm's own, license fields and all.
+    let branch = report["projects"][0]["changes"][0]["branch"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no merge request: {report}"))
+        .to_string();
+    let lock = git(&["show", &format!("{branch}:package-lock.json")]);
+    let expected = std::fs::read_to_string(
+        repo_root().join("fixtures/npm/npm_patch_bump_keeps_the_rest/out/package-lock.json"),
+    )
+    .unwrap();
+    assert_eq!(npm.unfill(&lock), expected);
+    assert!(lock.contains("\"license\": \"MIT\""), "{lock}");
+    (report, work)
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Registry requests of a run's report, all hosts together.
+fn requests(report: &Value) -> u64 {
+    report["registry_requests"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum()
+}
+
+/// Lookups ask for abbreviated packuments; the package proposed gets its full one too (npm
+/// writes lock entries from full documents: `license`), and nothing is asked twice.
+#[test]
+fn npm_lookups_are_abbreviated_and_the_proposed_package_is_fetched_in_full() {
+    let Some(npm) = npm_env() else { return };
+    let (report, _work) = run_local(&npm, "");
+    assert_eq!(report["packages_looked_up"], 2, "{report}");
+    // left-pad (abbreviated; its deprecation is there), ms (abbreviated, then full).
+    assert_eq!(requests(&report), 3, "{report}");
+    // left-pad 1.3.0 is deprecated (read from the abbreviated document): no merge request.
+    let changes = report["projects"][0]["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{report}");
+    assert_eq!(changes[0]["updates"][0]["name"], "ms", "{report}");
+}
+
+/// A cooldown needs publish dates, which npm's registry leaves out of abbreviated
+/// documents: every lookup asks for the full document, once.
+#[test]
+fn npm_a_cooldown_asks_for_full_documents_once() {
+    let Some(npm) = npm_env() else { return };
+    let (report, _work) = run_local(&npm, "    cooldown: {default-days: 1}\n");
+    assert_eq!(report["packages_looked_up"], 2, "{report}");
+    assert_eq!(requests(&report), 2, "{report}");
+}
+
+/// What each document of the real registry carries, read through the run's cache.
+#[tokio::test]
+async fn npm_abbreviated_and_full_documents_of_the_real_registry() {
+    use updatebot_core::http::{HttpClient, HttpOptions};
+    use updatebot_core::registry::{Detail, LookupCache};
+    let Some(npm) = npm_env() else { return };
+    let http = std::sync::Arc::new(HttpClient::new(HttpOptions::default(), vec![]).unwrap());
+    let registry = updatebot_npm::registry::registry_for(&npm.registry, http.clone()).unwrap();
+    let cache = LookupCache::new();
+    let brief = cache
+        .lookup(registry.clone(), "ms", Detail::Brief)
+        .await
+        .unwrap();
+    assert!(brief.abbreviated, "verdaccio serves abbreviated packuments");
+    let meta = brief.release("2.1.3").unwrap().metadata.clone().unwrap();
+    assert!(meta.get("license").is_none(), "{meta}");
+    assert!(meta["dist"]["integrity"].is_string(), "{meta}");
+    let full = cache.releases(registry.clone(), "ms").await.unwrap();
+    assert!(!full.abbreviated);
+    let meta = full.release("2.1.3").unwrap().metadata.clone().unwrap();
+    assert_eq!(meta["license"], "MIT");
+    // Once each, and the full one answers brief lookups from then on.
+    let again = cache
+        .lookup(registry.clone(), "ms", Detail::Brief)
+        .await
+        .unwrap();
+    assert!(!again.abbreviated);
+    let sent: u64 = http.stats().values().map(|s| s.requests).sum();
+    assert_eq!(sent, 2);
+}

@@ -796,7 +796,8 @@ impl Fleet<'_> {
             .map_err(forge_problem)?;
         let manifests = self.scan_at(project, base, settings, &tree).await?;
         // Links too: a symlinked lockfile blocks its manifest's update (never read).
-        let results = checker.check(manifests, &tree.all(), &|_, _, _| {}).await;
+        let mut results = checker.check(manifests, &tree.all(), &|_, _, _| {}).await;
+        checker.complete_proposals(&mut results).await;
         Ok((results, tree))
     }
 

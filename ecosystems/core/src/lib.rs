@@ -30,5 +30,5 @@ pub use lockfile::{
 };
 pub use manifest::{Manager, ManifestError};
 pub use plugin::{Plugin, RegistryStrategy};
-pub use registry::{Registry, RegistryError, Release, ReleaseFile, ReleaseList};
+pub use registry::{Detail, Registry, RegistryError, Release, ReleaseFile, ReleaseList};
 pub use version::{RangeRequest, RangeStrategy, UpdateType, VersionError, VersionScheme};

@@ -178,6 +178,12 @@ pub struct ReleaseList {
     pub registry_url: String,
     /// Named pointers to versions (npm dist-tags: `latest` → `4.3.7`).
     pub tags: BTreeMap<String, String>,
+    /// The registry answered with its smaller document for deciding updates (npm's
+    /// abbreviated packument): versions, tags, deprecations and dist are there, but not what
+    /// only the full document has (licenses, the repository, perhaps publish times). See
+    /// [`Registry::brief_releases`].
+    #[serde(skip)]
+    pub abbreviated: bool,
 }
 
 impl ReleaseList {
@@ -211,6 +217,7 @@ impl ReleaseList {
         for (tag, version) in other.tags {
             self.tags.entry(tag).or_insert(version);
         }
+        self.abbreviated |= other.abbreviated;
     }
 }
 
@@ -227,15 +234,34 @@ pub trait Registry: Send + Sync {
         self.url()
     }
 
-    /// Every release of `package` (a name already normalised by the ecosystem).
+    /// Every release of `package` (a name already normalised by the ecosystem), from the
+    /// registry's full document.
     async fn releases(&self, package: &str) -> Result<ReleaseList, RegistryError>;
+
+    /// The releases of `package` as far as deciding an update needs them (versions, tags,
+    /// deprecations, dist): a registry with a smaller document for that asks for it and marks
+    /// the answer [`ReleaseList::abbreviated`] when it got one. Default: [`Registry::releases`].
+    async fn brief_releases(&self, package: &str) -> Result<ReleaseList, RegistryError> {
+        self.releases(package).await
+    }
 }
 
-/// Lookups shared by a whole run: one request per (registry, package), however many
-/// manifests and projects ask, and concurrent askers wait for the same answer.
+/// How much of a package's document a lookup needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Detail {
+    /// Enough to decide updates ([`Registry::brief_releases`]).
+    Brief,
+    /// Everything ([`Registry::releases`]): lock entries, links, publish times.
+    Full,
+}
+
+/// Lookups shared by a whole run: one request per (registry, package, document), however many
+/// manifests and projects ask, and concurrent askers wait for the same answer. A brief lookup
+/// is answered by a full document already asked for; a full lookup by a brief one only when
+/// the registry answered it with its full document (never with an abbreviated one).
 #[derive(Default)]
 pub struct LookupCache {
-    entries: std::sync::Mutex<std::collections::HashMap<(String, String), SharedLookup>>,
+    entries: std::sync::Mutex<std::collections::HashMap<(String, String), Slots>>,
     /// Lookups answered from the cache (or joined while in flight).
     hits: std::sync::atomic::AtomicU64,
 }
@@ -244,38 +270,120 @@ type SharedLookup = futures::future::Shared<
     futures::future::BoxFuture<'static, Result<std::sync::Arc<ReleaseList>, RegistryError>>,
 >;
 
+/// The documents of one (registry, package) asked for so far.
+#[derive(Default)]
+struct Slots {
+    brief: Option<SharedLookup>,
+    full: Option<SharedLookup>,
+}
+
 impl LookupCache {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The releases of `package` at `registry`, fetched at most once per cache.
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), Slots>> {
+        match self.entries.lock() {
+            Ok(e) => e,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn hit(&self) {
+        self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The full releases of `package` at `registry` ([`Registry::releases`]), fetched at most
+    /// once per cache.
     pub async fn releases(
         &self,
         registry: std::sync::Arc<dyn Registry>,
         package: &str,
     ) -> Result<std::sync::Arc<ReleaseList>, RegistryError> {
+        self.lookup(registry, package, Detail::Full).await
+    }
+
+    /// The releases of `package` at `registry` with at least `detail`, fetched at most once
+    /// per document.
+    pub async fn lookup(
+        &self,
+        registry: std::sync::Arc<dyn Registry>,
+        package: &str,
+        detail: Detail,
+    ) -> Result<std::sync::Arc<ReleaseList>, RegistryError> {
         use futures::FutureExt;
         let key = (registry.cache_key().to_string(), package.to_string());
-        let shared = {
-            let mut entries = match self.entries.lock() {
-                Ok(e) => e,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            if let Some(found) = entries.get(&key) {
-                self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                found.clone()
-            } else {
-                let package = package.to_string();
-                let lookup =
-                    async move { registry.releases(&package).await.map(std::sync::Arc::new) }
-                        .boxed()
-                        .shared();
-                entries.insert(key, lookup.clone());
-                lookup
+        let fetch = |registry: std::sync::Arc<dyn Registry>, detail: Detail| -> SharedLookup {
+            let package = package.to_string();
+            async move {
+                match detail {
+                    Detail::Brief => registry.brief_releases(&package).await,
+                    Detail::Full => registry.releases(&package).await,
+                }
+                .map(std::sync::Arc::new)
+            }
+            .boxed()
+            .shared()
+        };
+        // What to wait for, chosen under the lock and awaited after it is released.
+        enum Wait {
+            Ready(SharedLookup),
+            AfterBrief(SharedLookup),
+        }
+        let wait = {
+            let mut entries = self.entries();
+            let slots = entries.entry(key.clone()).or_default();
+            match (&slots.full, &slots.brief, detail) {
+                (Some(full), _, _) => {
+                    self.hit();
+                    Wait::Ready(full.clone())
+                }
+                (None, Some(brief), Detail::Brief) => {
+                    self.hit();
+                    Wait::Ready(brief.clone())
+                }
+                (None, None, Detail::Brief) => {
+                    let lookup = fetch(registry.clone(), Detail::Brief);
+                    slots.brief = Some(lookup.clone());
+                    Wait::Ready(lookup)
+                }
+                (None, None, Detail::Full) => {
+                    let lookup = fetch(registry.clone(), Detail::Full);
+                    slots.full = Some(lookup.clone());
+                    Wait::Ready(lookup)
+                }
+                (None, Some(brief), Detail::Full) => Wait::AfterBrief(brief.clone()),
             }
         };
-        shared.await
+        let brief = match wait {
+            Wait::Ready(lookup) => return lookup.await,
+            Wait::AfterBrief(brief) => brief,
+        };
+        // A full lookup after a brief one: the brief answer does when it is complete (the
+        // registry gave its full document) or an error (asking again would not change it).
+        let answer = brief.await;
+        let lookup = {
+            let mut entries = self.entries();
+            let slots = entries.entry(key).or_default();
+            match &slots.full {
+                Some(full) => {
+                    self.hit();
+                    full.clone()
+                }
+                None if answer.as_ref().map_or(true, |list| !list.abbreviated) => {
+                    self.hit();
+                    return answer;
+                }
+                None => {
+                    let lookup = fetch(registry, Detail::Full);
+                    slots.full = Some(lookup.clone());
+                    lookup
+                }
+            }
+        };
+        lookup.await
     }
 
     /// How many distinct (registry, package) lookups were made.
@@ -330,6 +438,110 @@ mod tests {
         assert_eq!(c.unwrap().name, "six");
         assert_eq!(registry.0.load(Ordering::SeqCst), 2);
         assert_eq!(cache.len(), 2);
+        assert_eq!(cache.hits(), 1);
+    }
+
+    /// Counts full and brief requests; its brief answers are abbreviated unless `complete`.
+    struct TwoDocuments {
+        full: AtomicUsize,
+        brief: AtomicUsize,
+        complete: bool,
+    }
+
+    impl TwoDocuments {
+        fn new(complete: bool) -> Arc<Self> {
+            Arc::new(TwoDocuments {
+                full: AtomicUsize::new(0),
+                brief: AtomicUsize::new(0),
+                complete,
+            })
+        }
+        fn counts(&self) -> (usize, usize) {
+            (
+                self.brief.load(Ordering::SeqCst),
+                self.full.load(Ordering::SeqCst),
+            )
+        }
+    }
+
+    #[async_trait]
+    impl Registry for TwoDocuments {
+        fn url(&self) -> &str {
+            "https://registry.example/"
+        }
+        async fn releases(&self, package: &str) -> Result<ReleaseList, RegistryError> {
+            self.full.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            Ok(ReleaseList {
+                name: package.to_string(),
+                source_url: Some("https://example.org/src".into()),
+                ..ReleaseList::default()
+            })
+        }
+        async fn brief_releases(&self, package: &str) -> Result<ReleaseList, RegistryError> {
+            self.brief.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            Ok(ReleaseList {
+                name: package.to_string(),
+                abbreviated: !self.complete,
+                ..ReleaseList::default()
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_lookup_is_never_answered_by_an_abbreviated_document() {
+        let registry = TwoDocuments::new(false);
+        let cache = LookupCache::new();
+        let (a, b) = tokio::join!(
+            cache.lookup(registry.clone(), "ms", Detail::Brief),
+            cache.lookup(registry.clone(), "ms", Detail::Brief),
+        );
+        assert!(a.unwrap().abbreviated && b.unwrap().abbreviated);
+        assert_eq!(registry.counts(), (1, 0));
+        // The consumer that needs the full document gets it, with one request of its own,
+        // however many ask at once.
+        let (c, d) = tokio::join!(
+            cache.releases(registry.clone(), "ms"),
+            cache.lookup(registry.clone(), "ms", Detail::Full),
+        );
+        let (c, d) = (c.unwrap(), d.unwrap());
+        assert!(!c.abbreviated && !d.abbreviated);
+        assert_eq!(c.source_url.as_deref(), Some("https://example.org/src"));
+        assert_eq!(registry.counts(), (1, 1));
+        // From now on the full document answers brief lookups too.
+        let e = cache
+            .lookup(registry.clone(), "ms", Detail::Brief)
+            .await
+            .unwrap();
+        assert!(!e.abbreviated);
+        assert_eq!(registry.counts(), (1, 1));
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_document_answers_every_later_lookup() {
+        // Asked for in full first: a brief lookup makes no request.
+        let registry = TwoDocuments::new(false);
+        let cache = LookupCache::new();
+        cache.releases(registry.clone(), "debug").await.unwrap();
+        let brief = cache
+            .lookup(registry.clone(), "debug", Detail::Brief)
+            .await
+            .unwrap();
+        assert!(!brief.abbreviated);
+        assert_eq!(registry.counts(), (0, 1));
+        // A registry that answers a brief request with its full document: one request for
+        // both kinds of consumer.
+        let registry = TwoDocuments::new(true);
+        let cache = LookupCache::new();
+        cache
+            .lookup(registry.clone(), "debug", Detail::Brief)
+            .await
+            .unwrap();
+        let full = cache.releases(registry.clone(), "debug").await.unwrap();
+        assert!(!full.abbreviated);
+        assert_eq!(registry.counts(), (1, 0));
         assert_eq!(cache.hits(), 1);
     }
 

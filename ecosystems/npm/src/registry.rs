@@ -1,7 +1,19 @@
-//! The npm registry protocol: one packument per package. Full documents are asked for, as
-//! npm itself does when it writes lockfiles: only they carry `license` (which lock entries
-//! record), publish times (for the cooldown) and the repository (for merge request links).
-//! A registry that answers with an abbreviated document is read the same way.
+//! The npm registry protocol: one packument per package, in one of two documents.
+//!
+//! - The abbreviated packument (`Accept: application/vnd.npm.install-v1+json`, npm's
+//!   "corgi"): versions with their dependencies, engines, bin, deprecation and dist, and the
+//!   dist-tags. Enough to decide updates, and a fraction of the size: lookups ask for it
+//!   ([`Registry::brief_releases`]).
+//! - The full packument (`Accept: application/json`): adds `license` (which npm 11 writes into
+//!   every lock entry it resolves; it asks for full documents for exactly that reason),
+//!   `repository` (merge request links) and `time` (publish dates, for the cooldown; npm's
+//!   own registry leaves them out of the abbreviated document). Lock writers, merge requests
+//!   and cooldowns ask for it ([`Registry::releases`]).
+//!
+//! An answer is taken as abbreviated when its content type says so, or when it carries
+//! `modified` but no `time` (as npm's registry abbreviates); a registry that answers an
+//! abbreviated request with its full document gives a complete list, which then serves
+//! every consumer.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -10,7 +22,13 @@ use updatebot_core::http::{redact, HttpClient, Request, LARGE_BODY};
 use updatebot_core::registry::{Registry, RegistryError, Release, ReleaseFile, ReleaseList};
 use url::Url;
 
-const ACCEPT: &str = "application/json; q=1.0, application/vnd.npm.install-v1+json; q=0.8, */*";
+/// What is asked for the full document.
+const ACCEPT_FULL: &str = "application/json; q=1.0, */*; q=0.8";
+/// What is asked for the abbreviated document (npm's own header for it).
+const ACCEPT_ABBREVIATED: &str =
+    "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*";
+/// The content type of an abbreviated answer.
+const ABBREVIATED_TYPE: &str = "application/vnd.npm.install-v1+json";
 
 pub struct NpmRegistry {
     base: Url,
@@ -77,14 +95,35 @@ fn repository_url(doc: &Value) -> Option<String> {
     cleaned.starts_with("http").then_some(cleaned)
 }
 
+/// Whether a packument is the abbreviated one (see the module comment).
+fn is_abbreviated(content_type: Option<&str>, doc: &Value) -> bool {
+    let typed = content_type.is_some_and(|t| {
+        t.split(';')
+            .next()
+            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(ABBREVIATED_TYPE))
+    });
+    typed || (doc.get("time").is_none() && doc.get("modified").is_some())
+}
+
 /// Turn a packument into releases.
 pub fn parse_packument(
     package: &str,
     registry: &str,
     body: &[u8],
 ) -> Result<ReleaseList, RegistryError> {
+    parse_document(package, registry, body, None)
+}
+
+/// Turn a packument served with `content_type` into releases.
+fn parse_document(
+    package: &str,
+    registry: &str,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Result<ReleaseList, RegistryError> {
     let doc: Value = serde_json::from_slice(body)
         .map_err(|e| malformed(package, registry, format!("invalid JSON: {e}")))?;
+    let abbreviated = is_abbreviated(content_type, &doc);
     let versions = doc
         .get("versions")
         .and_then(Value::as_object)
@@ -154,6 +193,7 @@ pub fn parse_packument(
         changelog_url: None,
         registry_url: registry.to_string(),
         tags,
+        abbreviated,
     })
 }
 
@@ -168,6 +208,17 @@ impl Registry for NpmRegistry {
     }
 
     async fn releases(&self, package: &str) -> Result<ReleaseList, RegistryError> {
+        self.packument(package, ACCEPT_FULL).await
+    }
+
+    async fn brief_releases(&self, package: &str) -> Result<ReleaseList, RegistryError> {
+        self.packument(package, ACCEPT_ABBREVIATED).await
+    }
+}
+
+impl NpmRegistry {
+    /// The packument of `package`, asked for with `accept`.
+    async fn packument(&self, package: &str, accept: &str) -> Result<ReleaseList, RegistryError> {
         let url = self
             .base
             .join(&escape_name(package))
@@ -175,7 +226,7 @@ impl Registry for NpmRegistry {
         // Packuments of long-lived packages run to tens of megabytes.
         let response = self
             .http
-            .send(Request::get(&url, ACCEPT).limit(LARGE_BODY).json())
+            .send(Request::get(&url, accept).limit(LARGE_BODY).json())
             .await
             .map_err(|e| RegistryError::from_http(package, &self.shown, e))?;
         if !response.is_success() {
@@ -185,7 +236,12 @@ impl Registry for NpmRegistry {
                 response.status,
             ));
         }
-        parse_packument(package, &self.shown, &response.body)
+        parse_document(
+            package,
+            &self.shown,
+            &response.body,
+            response.header("content-type"),
+        )
     }
 }
 
@@ -234,7 +290,9 @@ mod tests {
             .mount(&server)
             .await;
         let registry = registry_for(&server.uri(), client()).unwrap();
-        let list = registry.releases("@acme/widget").await.unwrap();
+        let list = registry.brief_releases("@acme/widget").await.unwrap();
+        // Asked for the abbreviated document, answered with the full one: complete.
+        assert!(!list.abbreviated);
         assert_eq!(list.releases.len(), 4);
         assert_eq!(list.tags["latest"], "1.1.0");
         let deprecated = list.release("1.2.0").unwrap();
@@ -250,6 +308,70 @@ mod tests {
             list.source_url.as_deref(),
             Some("https://github.com/acme/widget")
         );
+    }
+
+    #[tokio::test]
+    async fn the_abbreviated_document_for_lookups_the_full_one_for_the_rest() {
+        let server = MockServer::start().await;
+        let full = serde_json::json!({
+            "name": "ms",
+            "dist-tags": {"latest": "2.1.3"},
+            "time": {"2.1.3": "2020-12-09T10:00:00.000Z"},
+            "versions": {"2.1.3": {"name": "ms", "version": "2.1.3", "license": "MIT",
+                "dist": {"tarball": "http://r/ms/-/ms-2.1.3.tgz", "integrity": "sha512-a"}}},
+            "repository": "vercel/ms"
+        });
+        // npm's registry: no `time`, `modified` instead, and its own content type.
+        let abbreviated = serde_json::json!({
+            "name": "ms",
+            "modified": "2022-06-10T00:00:00.000Z",
+            "dist-tags": {"latest": "2.1.3"},
+            "versions": {"2.1.3": {"name": "ms", "version": "2.1.3",
+                "dist": {"tarball": "http://r/ms/-/ms-2.1.3.tgz", "integrity": "sha512-a"}}}
+        });
+        Mock::given(method("GET"))
+            .and(path("/ms"))
+            .and(header_regex(
+                "accept",
+                "^application/vnd\\.npm\\.install-v1\\+json",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(
+                abbreviated.to_string(),
+                "application/vnd.npm.install-v1+json; charset=utf-8",
+            ))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/ms"))
+            .and(header_regex("accept", "^application/json"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(full))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let registry = registry_for(&server.uri(), client()).unwrap();
+        let brief = registry.brief_releases("ms").await.unwrap();
+        assert!(brief.abbreviated);
+        assert_eq!(brief.tags["latest"], "2.1.3");
+        assert_eq!(brief.releases[0].released_at, None);
+        assert_eq!(brief.source_url, None);
+        let whole = registry.releases("ms").await.unwrap();
+        assert!(!whole.abbreviated);
+        assert_eq!(
+            whole.releases[0].released_at.as_deref(),
+            Some("2020-12-09T10:00:00.000Z")
+        );
+        assert_eq!(
+            whole.releases[0].metadata.as_ref().unwrap()["license"],
+            "MIT"
+        );
+        assert_eq!(
+            whole.source_url.as_deref(),
+            Some("https://github.com/vercel/ms")
+        );
+        // Read without its content type (a disk cache that lost it), the shape tells.
+        let body = serde_json::to_vec(&abbreviated).unwrap();
+        assert!(parse_packument("ms", "r", &body).unwrap().abbreviated);
     }
 
     #[tokio::test]

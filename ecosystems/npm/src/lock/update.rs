@@ -324,19 +324,17 @@ impl PackageLock {
         }
         for update in request.updates {
             let name = &update.dependency.name;
+            let full = full_release(request.lookup, update, path).await?;
+            let release = full.as_ref().unwrap_or(update.release);
             let edge = edges(&placer.packages, &declarer)
                 .into_iter()
                 .find(|e| &e.name == name);
             match edge {
-                Some(edge) => {
-                    placer
-                        .update_direct(&declarer, &edge, update.release)
-                        .await?
-                }
+                Some(edge) => placer.update_direct(&declarer, &edge, release).await?,
                 // A package the manifest does not declare moves through the lock alone.
                 None if update.new_value.is_none() => {
                     placer
-                        .update_transitive(&update.dependency.package_name, update.release)
+                        .update_transitive(&update.dependency.package_name, release)
                         .await?
                 }
                 None => {
@@ -454,6 +452,37 @@ impl LockfileUpdater for ToolLocks {
         )
         .await
     }
+}
+
+/// The release an update moves to, from the registry's full document when the update came
+/// with an abbreviated one: lock entries record the `license`, which only the full document
+/// has (npm 11 asks for full documents when it writes a lock, for this). `None`: the update's
+/// own release is complete.
+async fn full_release(
+    lookup: &dyn Lookup,
+    update: &updatebot_core::PlannedUpdate<'_>,
+    path: &str,
+) -> Result<Option<Release>, LockError> {
+    if !update.releases.abbreviated {
+        return Ok(None);
+    }
+    let package = &update.dependency.package_name;
+    let list = lookup
+        .releases(package)
+        .await
+        .map_err(|e| failed(path, format!("cannot look up `{package}` in full: {e}")))?;
+    list.release(update.new_version)
+        .cloned()
+        .map(Some)
+        .ok_or_else(|| {
+            failed(
+                path,
+                format!(
+                    "the full document of `{package}` has no version {}",
+                    update.new_version
+                ),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -611,6 +640,50 @@ mod tests {
             doc["packages"]["node_modules/debug"]["integrity"],
             "sha512-debug4.3.4"
         );
+    }
+
+    #[tokio::test]
+    async fn an_update_from_an_abbreviated_document_is_written_from_the_full_one() {
+        // The registry's full document knows the license; the update came with the
+        // abbreviated one, which does not.
+        let mut reg = registry();
+        let full = reg.0.get_mut("ms").unwrap();
+        for r in &mut full.releases {
+            let mut meta = (**r.metadata.as_ref().unwrap()).clone();
+            meta["license"] = "MIT".into();
+            r.metadata = Some(Arc::new(meta));
+        }
+        let mut brief = registry().0["ms"].clone();
+        brief.abbreviated = true;
+        let release = brief.release("2.1.3").unwrap().clone();
+        let lock = lock_v3(serde_json::json!({
+            "": {"name": "demo", "version": "1.0.0", "dependencies": {"ms": "2.0.0"}},
+            "node_modules/ms": {"version": "2.0.0", "resolved": "http://reg/ms/-/ms-2.0.0.tgz", "integrity": "sha512-ms2.0.0", "license": "MIT"}
+        }));
+        let manifest = r#"{"name": "demo", "version": "1.0.0", "dependencies": {"ms": "2.1.3"}}"#;
+        let dep = Dependency::new("ms", "ms", "2.1.3", None, "npm");
+        let planned = [PlannedUpdate {
+            dependency: &dep,
+            new_value: Some("2.1.3"),
+            new_version: "2.1.3",
+            release: &release,
+            releases: &brief,
+        }];
+        let out = PackageLock
+            .update(LockRequest {
+                manifest_path: "package.json",
+                manifest_before: manifest,
+                manifest_after: manifest,
+                lock_path: "package-lock.json",
+                lock_content: &lock,
+                updates: &planned,
+                lookup: &reg,
+            })
+            .await
+            .unwrap();
+        let doc: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["packages"]["node_modules/ms"]["version"], "2.1.3");
+        assert_eq!(doc["packages"]["node_modules/ms"]["license"], "MIT");
     }
 
     #[tokio::test]
