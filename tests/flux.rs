@@ -127,6 +127,23 @@ fn setup() -> Option<&'static Env> {
             package(version, &charts, false);
         }
         package("7.1.0", &charts, true);
+        // A second chart with nothing deprecated.
+        helm(&binary, &home, &["create", source.join("tiny").to_str().unwrap()]);
+        for version in ["1.0.0", "1.1.0"] {
+            let tiny = source.join("tiny");
+            helm(
+                &binary,
+                &home,
+                &[
+                    "package",
+                    tiny.to_str().unwrap(),
+                    "--version",
+                    version,
+                    "-d",
+                    charts.to_str().unwrap(),
+                ],
+            );
+        }
         helm(&binary, &home, &["repo", "index", charts.to_str().unwrap()]);
         let private = site.join("private/charts");
         std::fs::create_dir_all(&private).unwrap();
@@ -204,6 +221,17 @@ fn copy_mapped(from: &Path, to: &Path, pairs: &[(&str, &str)]) {
 
 /// `updatebot ARGS <copy of fixtures/flux/<case>> [--config operator]`.
 fn run(env: &Env, case: &str, args: &[&str], credentials: bool) -> (tempfile::TempDir, Output) {
+    run_with(env, case, args, credentials, &[])
+}
+
+/// [`run`] with more files (path, text) written into the copy.
+fn run_with(
+    env: &Env,
+    case: &str,
+    args: &[&str],
+    credentials: bool,
+    extra: &[(&str, &str)],
+) -> (tempfile::TempDir, Output) {
     let work = tempfile::tempdir().unwrap();
     let tree = work.path().join("repo");
     let pairs = pairs(env);
@@ -213,6 +241,9 @@ fn run(env: &Env, case: &str, args: &[&str], credentials: bool) -> (tempfile::Te
         &tree,
         &forward,
     );
+    for (path, text) in extra {
+        std::fs::write(tree.join(path), text).unwrap();
+    }
     let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     all.push(tree.to_str().unwrap().to_string());
     if credentials {
@@ -392,5 +423,51 @@ fn bad_repositories_fail_each_chart_alone_with_a_clear_message() {
             "package `not-in-the-index` not found at http://{}/charts",
             env.charts
         )
+    );
+}
+
+const TINY: &str = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: tiny, namespace: apps}\nspec:\n  chart:\n    spec:\n      chart: tiny\n      version: 1.0.0\n      sourceRef: {kind: HelmRepository, name: podinfo, namespace: flux-system}\n";
+
+#[test]
+fn the_cooldown_reads_chart_dates_from_the_index() {
+    let Some(env) = setup() else { return };
+    // `helm repo index` dates every chart now: a 3-day cooldown holds them all back. The
+    // sources' folder must be covered too, or its HelmRepositories are not read.
+    let config = "version: 2\nupdates:\n  - package-ecosystem: helm\n    directories: [/clusters/apps, /infrastructure]\n    schedule: {interval: daily}\n    cooldown: {default-days: 3}\n";
+    let (_work, output) = run_with(
+        env,
+        "in",
+        &["check", "--format", "json"],
+        true,
+        &[
+            (".updatebot.yml", config),
+            ("clusters/apps/tiny.yaml", TINY),
+        ],
+    );
+    let report: Value = serde_json::from_str(&stdout(&output))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&output), stderr(&output)));
+    let pinned = dep(&report, "clusters/apps/podinfo.yaml", "podinfo", "6.5.4");
+    assert_eq!(pinned["status"], "no-update", "{pinned:#}");
+    let tiny = dep(&report, "clusters/apps/tiny.yaml", "tiny", "1.0.0");
+    assert_eq!(
+        tiny["reason"], "no update: 1.1.0 is 0 days old, under the 3-day cooldown",
+        "{tiny:#}"
+    );
+    // OCI tags carry no date: proposed, saying the cooldown could not be applied.
+    let oci = report["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "clusters/apps/oci.yaml")
+        .unwrap();
+    let first = &oci["dependencies"][0];
+    assert_eq!(first["status"], "update", "{first:#}");
+    assert!(
+        first["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("has no release date")),
+        "{first:#}"
     );
 }

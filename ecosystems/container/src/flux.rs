@@ -109,7 +109,7 @@ pub struct Source {
     pub repository: Option<Repository>,
 }
 
-fn text<'a>(node: Option<&'a Node>) -> Option<&'a str> {
+fn text(node: Option<&Node>) -> Option<&str> {
     node.and_then(Node::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
