@@ -339,6 +339,33 @@ mod tests {
             .is_empty());
     }
 
+    #[tokio::test]
+    async fn one_index_request_serves_every_chart_of_a_repository() {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        let index = INDEX.replace("  other: []", "  other:\n  - version: 1.0.0");
+        Mock::given(method("GET"))
+            .and(path("/sub/index.yaml"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(index))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let http = Arc::new(HttpClient::new(Default::default(), Vec::new()).unwrap());
+        let cache = Arc::new(IndexCache::default());
+        let url = format!("{}/sub", server.uri());
+        let a = IndexRegistry::new(&url, http.clone(), cache.clone()).unwrap();
+        let b = IndexRegistry::new(&url, http, cache).unwrap();
+        let (podinfo, other) = futures::join!(a.releases("podinfo"), b.releases("other"));
+        assert_eq!(podinfo.unwrap().releases.len(), 2);
+        assert_eq!(other.unwrap().releases[0].version, "1.0.0");
+        let missing = a.releases("nope").await.unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            format!("package `nope` not found at {url}")
+        );
+    }
+
     #[test]
     fn malformed_indexes_say_why() {
         assert!(parse_index("<html>not found</html>")
