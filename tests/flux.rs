@@ -471,3 +471,75 @@ fn the_cooldown_reads_chart_dates_from_the_index() {
         "{first:#}"
     );
 }
+
+fn git(repo: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.org")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.org")
+        .output()
+        .unwrap();
+    ok(output, &format!("git {args:?}"))
+}
+
+#[test]
+fn a_fleet_run_opens_one_merge_request_per_chart_version() {
+    let Some(env) = setup() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    let pairs = pairs(env);
+    let forward: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    copy_mapped(&repo_root().join("fixtures/flux/in"), &repo, &forward);
+    std::fs::write(
+        repo.join(".updatebot.yml"),
+        "version: 2\nupdates:\n  - package-ecosystem: helm\n    directories: [/clusters/apps, /infrastructure]\n    schedule: {interval: daily}\n",
+    )
+    .unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
+    let output = updatebot(&[
+        "run",
+        "--local",
+        repo.to_str().unwrap(),
+        "--config",
+        env.operator.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_str(&stdout(&output))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&output), stderr(&output)));
+    let project = &report["projects"][0];
+    assert_eq!(project["problems"], serde_json::json!([]), "{report:#}");
+    // Every chart named `podinfo` in the directory moves in one merge request.
+    let changes = project["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{report:#}");
+    assert_eq!(changes[0]["action"], "opened");
+    let branch = changes[0]["branch"].as_str().unwrap();
+    assert_eq!(branch, "updatebot/docker/clusters/apps/podinfo-7.0.1+b2");
+    let diff = git(&repo, &["diff", "main", branch]);
+    let changed: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "+      version: 7.0.1+b2",
+            "+      version: \"7.0.1+b2\"",
+            "+    tag: 7.0.1_b2  # the chart as an OCI artifact",
+            "+      version: \"7.0.0\" # 7.1.0 is deprecated",
+            "+      version: 7.0.0",
+        ],
+        "{diff}"
+    );
+    // One request per repository: two index.yaml files, one tag list per registry.
+    let requests = &report["registry_requests"];
+    assert_eq!(requests[env.charts.as_str()], 2, "{requests}");
+    assert_eq!(requests[env.plain.as_str()], 1, "{requests}");
+    assert_eq!(requests[env.basic.as_str()], 1, "{requests}");
+}

@@ -72,7 +72,8 @@ impl Repository {
         let url = url.trim();
         if let Some(rest) = url.strip_prefix("oci://") {
             let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-            if host.is_empty() {
+            // Credentials in the URL are never used (nor repeated in messages).
+            if host.is_empty() || host.contains('@') {
                 return None;
             }
             let scheme = if insecure || is_loopback_host(host) {
@@ -89,7 +90,11 @@ impl Repository {
             return None;
         }
         let parsed = url::Url::parse(url).ok()?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        if !matches!(parsed.scheme(), "http" | "https")
+            || parsed.host_str().is_none()
+            || !parsed.username().is_empty()
+            || parsed.password().is_some()
+        {
             return None;
         }
         let mut text = url.to_string();
@@ -492,5 +497,18 @@ mod tests {
             assert_eq!(Repository::from_url(&repository.url()), Some(repository));
         }
         assert_eq!(Repository::from_url("https://ghcr.io"), None);
+        // Only URLs Flux takes, and never one carrying credentials.
+        for url in [
+            "https://user:s3cret@charts.example.com/",
+            "oci://user:s3cret@ghcr.io/charts",
+            "file:///etc/passwd",
+            "oci://",
+        ] {
+            assert_eq!(
+                Repository::at(url, url.starts_with("oci"), false),
+                None,
+                "{url}"
+            );
+        }
     }
 }
