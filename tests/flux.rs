@@ -307,7 +307,7 @@ fn check_finds_every_chart_and_what_it_would_move_to() {
     assert_eq!(ghost["skip_reason"], "unknown-registry");
     assert_eq!(
         ghost["skip_detail"],
-        "its sourceRef HelmRepository `flux-system/nowhere` is not defined in this repository"
+        "its sourceRef HelmRepository `flux-system/nowhere` is not defined in any file read from this repository"
     );
     // OCI: tags of `flux-charts/podinfo`, `7.0.1_b2` read as `7.0.1+b2`.
     let oci = "clusters/apps/oci.yaml";

@@ -270,7 +270,9 @@ fn release(doc: &Node, sources: &[Source], file: &mut PackageFile) {
 }
 
 fn missing(key: &str) -> String {
-    format!("its sourceRef HelmRepository `{key}` is not defined in this repository")
+    format!(
+        "its sourceRef HelmRepository `{key}` is not defined in any file read from this repository"
+    )
 }
 
 /// The tag of an `OCIRepository` document.
@@ -416,7 +418,7 @@ mod tests {
         assert_eq!(d[0].skip_reason, Some(SkipReason::UnknownRegistry));
         assert_eq!(
             d[0].skip_detail.as_deref(),
-            Some("its sourceRef HelmRepository `flux-system/podinfo` is not defined in this repository")
+            Some("its sourceRef HelmRepository `flux-system/podinfo` is not defined in any file read from this repository")
         );
         let mut file = PackageFile {
             dependencies: d,
