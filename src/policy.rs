@@ -455,6 +455,7 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
         })
         .map(|(_, why)| why.clone())
         .collect();
+    let mut cannot_rewrite: Option<usize> = None;
     for release in ok {
         let request = RangeRequest {
             current_value: &dep.current_value,
@@ -465,7 +466,13 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
         let new_value = match scheme.new_range(request) {
             Ok(value) => value,
             Err(VersionError::CannotRewrite { reason, .. }) => {
-                notes.push(format!("{}: {reason}", release.version));
+                let note = format!("{}: {reason}", release.version);
+                // Why the newest candidate could not be written says the most (a range the
+                // scheme never rewrites): it leads the notes.
+                if cannot_rewrite.is_none() {
+                    cannot_rewrite = Some(notes.len());
+                }
+                notes.push(note);
                 continue;
             }
             Err(e) => {
@@ -490,6 +497,10 @@ pub fn decide(dep: &Dependency, ctx: &Context<'_>) -> Decision {
             update_type,
             notes,
         });
+    }
+    if let Some(at) = cannot_rewrite {
+        let note = notes.remove(at);
+        notes.insert(0, note);
     }
     let reason = if let Some(first) = notes.first() {
         format!("no update: {first}")

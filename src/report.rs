@@ -16,12 +16,16 @@ pub fn extract_json(manifests: &[Manifest]) -> Value {
                     file.dependencies
                         .iter()
                         .map(|d| {
-                            json!({
+                            let mut entry = json!({
                                 "name": d.name,
                                 "current_value": d.current_value,
                                 "dep_type": d.dep_type,
                                 "skip_reason": d.skip_reason.as_ref().map(|r| r.as_str()),
-                            })
+                            });
+                            if let (Some(detail), Value::Object(e)) = (&d.skip_detail, &mut entry) {
+                                e.insert("skip_detail".into(), detail.clone().into());
+                            }
+                            entry
                         })
                         .collect(),
                     Value::Null,
@@ -79,10 +83,11 @@ pub fn extract_table(manifests: &[Manifest]) -> String {
                         d.name.clone(),
                         d.current_value.clone(),
                         d.dep_type.clone(),
-                        d.skip_reason
-                            .as_ref()
-                            .map(|r| r.to_string())
-                            .unwrap_or_default(),
+                        match (&d.skip_reason, &d.skip_detail) {
+                            (Some(r), Some(detail)) => format!("{r}: {detail}"),
+                            (Some(r), None) => r.to_string(),
+                            (None, _) => String::new(),
+                        },
                     ]);
                 }
             }
@@ -145,6 +150,11 @@ pub fn check_json(results: &[ManifestResult], applied: Option<&Applied>) -> Valu
                         "dep_type": d.dependency.dep_type,
                         "skip_reason": d.dependency.skip_reason.as_ref().map(|r| r.as_str()),
                     });
+                    if let (Some(detail), Value::Object(e)) =
+                        (&d.dependency.skip_detail, &mut entry)
+                    {
+                        e.insert("skip_detail".into(), detail.clone().into());
+                    }
                     if let (Value::Object(e), Value::Object(o)) =
                         (&mut entry, outcome_fields(&d.outcome))
                     {
@@ -248,7 +258,10 @@ pub fn check_table(results: &[ManifestResult]) -> String {
                     String::new(),
                     String::new(),
                     String::new(),
-                    format!("skipped: {reason}"),
+                    match &dep.skip_detail {
+                        Some(detail) => format!("skipped: {reason}: {detail}"),
+                        None => format!("skipped: {reason}"),
+                    },
                 ),
                 Outcome::Failed(e) => (
                     String::new(),

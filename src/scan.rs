@@ -465,6 +465,22 @@ impl<'p> Scan<'p> {
                 plugin.contextualize(&manifest.path, file, context);
             }
         }
+        for plugin in self.plugins.all() {
+            let mut read: Vec<updatebot_core::ScannedManifest<'_>> = self
+                .out
+                .iter_mut()
+                .filter(|m| m.ecosystem == plugin.ecosystem())
+                .filter_map(|m| match &mut m.result {
+                    Ok(file) => Some(updatebot_core::ScannedManifest {
+                        path: &m.path,
+                        content: &m.content,
+                        file,
+                    }),
+                    Err(_) => None,
+                })
+                .collect();
+            plugin.link(&mut read);
+        }
         self.out
     }
 }

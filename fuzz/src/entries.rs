@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("pypi_json_api", pypi_json_api),
     ("npm_packument", npm_packument),
     ("oci_answers", oci_answers),
+    ("helm_index", helm_index),
 ];
 
 /// The entry called `name`.
@@ -294,5 +295,21 @@ pub fn oci_answers(data: &[u8]) {
         let _ = updatebot_container::registry::next_link(content);
         let _ = updatebot_container::registry::parse_challenge(content);
         let _ = updatebot_container::reference::parse(&format!("x:1@{content}"));
+    }
+}
+
+/// A Helm chart repository's `index.yaml`, and the chart versions in it.
+pub fn helm_index(data: &[u8]) {
+    let Some(content) = text(data) else {
+        return;
+    };
+    if let Ok(index) = updatebot_container::helm_repo::parse_index(content) {
+        let scheme = updatebot_container::helm_version::Helm::CHART;
+        for chart in index.values() {
+            for release in &chart.releases {
+                let _ = scheme.compare(&release.version, "1.0.0");
+                let _ = scheme.satisfies(&release.version, "1.0.0");
+            }
+        }
     }
 }

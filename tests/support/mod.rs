@@ -2,6 +2,8 @@
 //! and comparing fixture trees.
 #![allow(dead_code)]
 
+pub mod static_files;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,7 +1,9 @@
 //! The container-image ecosystem as the bot sees it.
 
 use crate::dockerfile::Dockerfile;
+use crate::flux::Repository;
 use crate::gitlab_ci::GitlabCi;
+use crate::helm_version::Helm;
 use crate::registry::{OciRegistry, TokenCache};
 use crate::versioning::Docker;
 use crate::yaml_managers::{Compose, HelmValues, Kubernetes};
@@ -13,6 +15,7 @@ use updatebot_core::{defaults, Ecosystem, Manager, Plugin, SkipReason, VersionSc
 pub struct ContainerPlugin {
     managers: Vec<Box<dyn Manager>>,
     tokens: Arc<TokenCache>,
+    indexes: Arc<crate::helm_repo::IndexCache>,
 }
 
 impl Default for ContainerPlugin {
@@ -28,6 +31,7 @@ impl Default for ContainerPlugin {
                 Box::new(Kubernetes),
             ],
             tokens: Arc::new(TokenCache::default()),
+            indexes: Arc::new(crate::helm_repo::IndexCache::default()),
         }
     }
 }
@@ -47,7 +51,11 @@ impl Plugin for ContainerPlugin {
     /// (the registry then resolves the digest of the tag in use too).
     /// Under a cooldown, the name ends in `#cooldown=…` (see [`crate::release_age`]): the
     /// registry then reads the build times of the tags the update could move to.
+    /// A chart (Flux) is looked up by its name alone, in its repository.
     fn lookup_name(&self, dep: &updatebot_core::Dependency) -> String {
+        if dep.versioning != crate::versioning::SCHEME {
+            return dep.package_name.clone();
+        }
         let name = if dep.current_value.is_empty() {
             dep.package_name.clone()
         } else if dep.pin_digest {
@@ -86,7 +94,12 @@ impl Plugin for ContainerPlugin {
     }
 
     fn scheme(&self, name: &str) -> Option<&dyn VersionScheme> {
-        (name == crate::versioning::SCHEME).then_some(&Docker as &dyn VersionScheme)
+        match name {
+            crate::versioning::SCHEME => Some(&Docker),
+            crate::helm_version::SCHEME => Some(&Helm::CHART),
+            crate::helm_version::SCHEME_OCI_TAG => Some(&Helm::OCI_TAG),
+            _ => None,
+        }
     }
 
     fn default_registry_url(&self) -> &'static str {
@@ -98,7 +111,37 @@ impl Plugin for ContainerPlugin {
         url: &str,
         http: Arc<HttpClient>,
     ) -> Result<Arc<dyn Registry>, RegistryError> {
+        if let Some(repository) = Repository::from_url(url) {
+            return crate::helm_repo::registry(
+                &repository,
+                http,
+                self.indexes.clone(),
+                self.tokens.clone(),
+            );
+        }
         Ok(Arc::new(OciRegistry::new(url, http, self.tokens.clone())?))
+    }
+
+    /// Flux charts whose `HelmRepository` is defined in another file of the repository.
+    fn link(&self, manifests: &mut [updatebot_core::ScannedManifest<'_>]) {
+        let waiting = |m: &updatebot_core::ScannedManifest<'_>| {
+            m.file
+                .dependencies
+                .iter()
+                .any(|d| d.skip_reason == Some(SkipReason::UnknownRegistry))
+        };
+        if !manifests.iter().any(waiting) {
+            return;
+        }
+        let sources: Vec<crate::flux::Source> = manifests
+            .iter()
+            .filter(|m| m.content.contains("HelmRepository"))
+            .filter_map(|m| crate::yaml::parse(m.content).ok())
+            .flat_map(|docs| crate::flux::sources(&docs))
+            .collect();
+        for manifest in manifests.iter_mut() {
+            crate::flux::resolve(manifest.file, &sources);
+        }
     }
 }
 

@@ -170,15 +170,17 @@ impl Manager for Kubernetes {
             Err(_) => return Ok(PackageFile::default()),
         };
         let mut file = PackageFile::default();
-        for doc in docs {
+        for doc in &docs {
             let is_manifest = doc.get("kind").and_then(Node::as_str).is_some()
                 && doc.get("apiVersion").and_then(Node::as_str).is_some();
             if is_manifest {
-                Self::walk(&doc, 0, &mut file);
-            } else if GitlabCi::looks_like_ci(&doc) {
-                GitlabCi::extract_doc(path, &doc, &mut file);
+                Self::walk(doc, 0, &mut file);
+            } else if GitlabCi::looks_like_ci(doc) {
+                GitlabCi::extract_doc(path, doc, &mut file);
             }
         }
+        // Flux charts after the images (`HelmRelease`, `OCIRepository`).
+        crate::flux::extract(&docs, &mut file);
         Ok(file)
     }
 }

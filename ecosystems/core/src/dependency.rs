@@ -72,6 +72,10 @@ pub enum SkipReason {
     /// The registry could not be asked in this run (down, not answering, its circuit open):
     /// set by the lookup, never by a manager.
     RegistryUnavailable,
+    /// The registry the declaration names cannot be found (a Flux `HelmRelease` whose
+    /// `sourceRef` names a `HelmRepository` defined nowhere in the repository); the
+    /// dependency's `skip_detail` names it.
+    UnknownRegistry,
 }
 
 impl SkipReason {
@@ -91,6 +95,7 @@ impl SkipReason {
             SkipReason::DistTag => "dist-tag",
             SkipReason::Engine => "engine",
             SkipReason::RegistryUnavailable => "registry-unavailable",
+            SkipReason::UnknownRegistry => "unknown-registry",
         }
     }
 }
@@ -129,6 +134,10 @@ pub struct Dependency {
     pub registry_urls: Vec<String>,
     /// Why the dependency is not updated, if it is not.
     pub skip_reason: Option<SkipReason>,
+    /// What the skip reason refers to, when one word is not enough (the `sourceRef` that
+    /// names no known registry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_detail: Option<String>,
     /// Environment constraints of this declaration alone, on top of the project's: a
     /// requirement behind `; python_version < "3.8"` only has to work on those Pythons.
     pub constraints: Constraints,
@@ -178,6 +187,7 @@ impl Dependency {
             versioning,
             registry_urls: Vec::new(),
             skip_reason: None,
+            skip_detail: None,
             constraints: Constraints::new(),
             range_strategy: None,
             locked_version: None,

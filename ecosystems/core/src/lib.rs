@@ -29,6 +29,6 @@ pub use lockfile::{
     PlannedUpdate, Requirement,
 };
 pub use manifest::{Manager, ManifestError};
-pub use plugin::{Plugin, RegistryStrategy};
+pub use plugin::{Plugin, RegistryStrategy, ScannedManifest};
 pub use registry::{Detail, Registry, RegistryError, Release, ReleaseFile, ReleaseList};
 pub use version::{RangeRequest, RangeStrategy, UpdateType, VersionError, VersionScheme};

@@ -20,6 +20,14 @@ pub enum RegistryStrategy {
     FirstFound,
 }
 
+/// One manifest of a scan as [`Plugin::link`] sees it: repo-relative path, text, and what
+/// its manager extracted.
+pub struct ScannedManifest<'a> {
+    pub path: &'a str,
+    pub content: &'a str,
+    pub file: &'a mut PackageFile,
+}
+
 /// Everything the bot needs from one ecosystem. Adding an ecosystem means implementing this
 /// and listing it once; nothing in the bot's core changes.
 pub trait Plugin: Send + Sync {
@@ -87,6 +95,12 @@ pub trait Plugin: Send + Sync {
         _context: &BTreeMap<String, String>,
     ) {
     }
+
+    /// Resolve what a manifest names in another manifest of the same repository (a Flux
+    /// `HelmRelease`'s `sourceRef` to a `HelmRepository` defined in another file). Called
+    /// once per scan with every manifest of this ecosystem that could be read, after
+    /// [`Plugin::contextualize`]. Default: nothing to resolve.
+    fn link(&self, _manifests: &mut [ScannedManifest<'_>]) {}
 
     /// The registries a package is looked up in, for a manifest (own registries first, then
     /// scoped ones, then the manifest's). Empty: the configured or default registries.
