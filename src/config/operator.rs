@@ -313,6 +313,16 @@ fn lockfiles(w: &mut Walker, f: Field<'_>) -> BTreeMap<String, updatebot_core::t
                 None => {}
             }
         }
+        if let Some(k) = fields.get("integrity-keys") {
+            if *kind != "corepack" {
+                w.problem(
+                    k.value.pos,
+                    format!("{path}.integrity-keys: only `lockfiles.corepack` takes it"),
+                );
+            } else if let Some(text) = w.string(k) {
+                settings.integrity_keys = Some(text);
+            }
+        }
         out.insert(kind.to_string(), settings);
     }
     out
