@@ -196,6 +196,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn env_names_the_registry_with_its_own_credentials_only() {
+        let pin = parse("pnpm@8.15.9").unwrap();
+        let settings = ToolSettings {
+            integrity_keys: Some("0".into()),
+            ..ToolSettings::default()
+        };
+        let get = |env: &[(String, String)], key: &str| {
+            env.iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        let open = IndexAccess {
+            url: "https://npm.example/repo/".into(),
+            auth: None,
+        };
+        let (env, secrets) = env(&ToolSettings::default(), &open, &pin);
+        assert_eq!(
+            get(&env, "COREPACK_NPM_REGISTRY").as_deref(),
+            Some("https://npm.example/repo")
+        );
+        assert_eq!(get(&env, "COREPACK_INTEGRITY_KEYS"), None);
+        assert_eq!(get(&env, "COREPACK_NPM_TOKEN"), None);
+        assert_eq!(
+            get(&env, "COREPACK_ENABLE_DOWNLOAD_PROMPT").as_deref(),
+            Some("0")
+        );
+        assert!(secrets.is_empty());
+        let private = IndexAccess {
+            url: "https://npm.example/repo".into(),
+            auth: Some(Auth::Bearer(Secret::new("s3cret"))),
+        };
+        let (env, secrets) = super::env(&settings, &private, &pin);
+        assert_eq!(get(&env, "COREPACK_NPM_TOKEN").as_deref(), Some("s3cret"));
+        assert_eq!(get(&env, "COREPACK_INTEGRITY_KEYS").as_deref(), Some("0"));
+        assert_eq!(secrets, vec![Secret::new("s3cret")]);
+    }
+
+    #[test]
     fn pins_are_exact_versions_with_an_optional_hash() {
         let p = parse("pnpm@8.15.9+sha512.abc123").unwrap();
         assert_eq!((p.tool.as_str(), p.version.as_str()), ("pnpm", "8.15.9"));
