@@ -3,7 +3,7 @@
 # on loopback, plus a pinned node 24 and npm 11 to use as oracles.
 #
 #   scripts/npm-env.sh install   node 24, npm 11, verdaccio 6 and the lockfile tools
-#                                yarn 1, yarn 4 and pnpm 10 (cached), and the
+#                                yarn 1, yarn 4, pnpm 10 and corepack (cached), and the
 #                                seeded registry storages: "main" with the real
 #                                packages of fixtures/npm/registry/seed.txt
 #                                (copied once from the npm registry), "scoped"
@@ -17,7 +17,8 @@
 #                                fixtures/npm/registry/ (port rewritten to 4873)
 #
 # $UPDATEBOT_TEST_NPM_ENV (default <repo>/.cache/npm-env) holds node/, npm/,
-# verdaccio/, tools/, bin/ (node, npm, npx, yarn = yarn 1, yarn-berry, pnpm), seeded/
+# verdaccio/, tools/, bin/ (node, npm, npx, yarn = yarn 1, yarn-berry, pnpm,
+# corepack), seeded/
 # and, while started, env.sh and npmrc.
 # "main" reads without auth; "scoped" serves @acme/* to authenticated users only.
 # Tests run npm as $UPDATEBOT_TEST_NPM with npm_config_userconfig=$UPDATEBOT_TEST_NPMRC.
@@ -45,6 +46,9 @@ VERDACCIO_VERSION="6.10.4"
 YARN_SPEC="yarn@1.22.22"
 YARN_BERRY_SPEC="@yarnpkg/cli-dist@4.18.1"
 PNPM_SPEC="pnpm@10.34.9"
+# corepack (node 24 ships none), for projects whose `packageManager` pins another
+# pnpm/yarn release; the seed list holds the releases the tests pin (pnpm 8, yarn 3).
+COREPACK_SPEC="corepack@0.36.0"
 # Bump when the seeding below changes, so that cached storages are re-seeded.
 SEED_FORMAT=2
 
@@ -66,7 +70,7 @@ log() { printf 'npm-env: %s\n' "$*" >&2; }
 die() { printf 'npm-env: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -327,6 +331,7 @@ install_tools() {
     install_tool yarn "$YARN_SPEC" bin/yarn.js
     install_tool yarn-berry "$YARN_BERRY_SPEC" bin/yarn.js
     install_tool pnpm "$PNPM_SPEC" bin/pnpm.cjs
+    install_tool corepack "$COREPACK_SPEC" dist/corepack.js
 }
 
 # Lines of seed.txt as "name@version [flags]", comments and blanks removed.
@@ -696,6 +701,7 @@ export UPDATEBOT_TEST_NPM_BIN='$BIN'
 export UPDATEBOT_TEST_YARN='$BIN/yarn'
 export UPDATEBOT_TEST_YARN_BERRY='$BIN/yarn-berry'
 export UPDATEBOT_TEST_PNPM='$BIN/pnpm'
+export UPDATEBOT_TEST_COREPACK='$BIN/corepack'
 export UPDATEBOT_TEST_NODE='$NODE_BIN'
 export UPDATEBOT_TEST_NPM_CACHE='$tmp/npm-cache'
 export UPDATEBOT_TEST_NPM_MAIN_PID=$main_pid

@@ -28,6 +28,7 @@ struct Env {
     yarn_berry: String,
     pnpm: String,
     npm: String,
+    corepack: String,
 }
 
 fn env() -> Option<Env> {
@@ -42,6 +43,7 @@ fn env() -> Option<Env> {
             yarn_berry: var("UPDATEBOT_TEST_YARN_BERRY")?,
             pnpm: var("UPDATEBOT_TEST_PNPM")?,
             npm: var("UPDATEBOT_TEST_NPM")?,
+            corepack: var("UPDATEBOT_TEST_COREPACK")?,
         })
     })();
     if all.is_none() {
@@ -155,17 +157,29 @@ impl Env {
         }
     }
 
+    /// The operator config of the cases: both registries, every tool, and corepack. Its
+    /// `integrity-keys: "0"` turns off corepack's signature check, because the npm registry
+    /// the local one was seeded from strips npm's signatures (corepack would refuse every
+    /// release with "No compatible signature found"); a `+sha512` hash in `packageManager`
+    /// is still checked.
     fn operator_config(&self, dir: &Path) -> PathBuf {
+        self.operator_config_with(dir, true)
+    }
+
+    fn operator_config_with(&self, dir: &Path, corepack: bool) -> PathBuf {
         std::fs::write(dir.join("scoped-token"), format!("{}\n", self.token)).unwrap();
         let path = dir.join("operator.yml");
-        std::fs::write(
-            &path,
-            format!(
-                "registries:\n  npm-main:\n    type: npm-registry\n    url: {}\n    replaces-base: true\n  npm-acme:\n    type: npm-registry\n    url: {}\n    token-file: scoped-token\nlockfiles:\n  yarn.lock: {{tool: {}}}\n  yarn-berry: {{tool: {}}}\n  pnpm-lock.yaml: {{tool: {}}}\n  package-lock.json: {{tool: {}}}\n",
-                self.registry, self.scoped, self.yarn, self.yarn_berry, self.pnpm, self.npm
-            ),
-        )
-        .unwrap();
+        let mut text = format!(
+            "registries:\n  npm-main:\n    type: npm-registry\n    url: {}\n    replaces-base: true\n  npm-acme:\n    type: npm-registry\n    url: {}\n    token-file: scoped-token\nlockfiles:\n  yarn.lock: {{tool: {}}}\n  yarn-berry: {{tool: {}}}\n  pnpm-lock.yaml: {{tool: {}}}\n  package-lock.json: {{tool: {}}}\n",
+            self.registry, self.scoped, self.yarn, self.yarn_berry, self.pnpm, self.npm
+        );
+        if corepack {
+            text.push_str(&format!(
+                "  corepack: {{tool: {}, integrity-keys: \"0\"}}\n",
+                self.corepack
+            ));
+        }
+        std::fs::write(&path, text).unwrap();
         path
     }
 
@@ -200,10 +214,38 @@ impl Env {
 
     /// Run `tool ARGS` in `dir` as a user would, with scripts off.
     fn run(&self, tool: Tool, home: &Path, dir: &Path, args: &[&str]) -> (bool, String) {
-        let out = Command::new(self.program(tool))
-            .args(args)
-            .current_dir(dir)
-            .env_clear()
+        self.run_as(tool, None, home, dir, args)
+    }
+
+    /// [`Env::run`], or with `pin` (`pnpm@8.15.9`) that release run through corepack, which
+    /// fetches it from the local registry into `home`.
+    fn run_as(
+        &self,
+        tool: Tool,
+        pin: Option<&str>,
+        home: &Path,
+        dir: &Path,
+        args: &[&str],
+    ) -> (bool, String) {
+        let mut command = match pin {
+            Some(pin) => {
+                let mut c = Command::new(&self.corepack);
+                c.arg(pin);
+                c
+            }
+            None => Command::new(self.program(tool)),
+        };
+        command.args(args).current_dir(dir).env_clear();
+        if pin.is_some() {
+            command
+                .env("COREPACK_HOME", home.join("corepack"))
+                .env("COREPACK_ENABLE_DOWNLOAD_PROMPT", "0")
+                .env("COREPACK_ENABLE_AUTO_PIN", "0")
+                // the seeded registry has no npm signatures (see `operator_config`)
+                .env("COREPACK_INTEGRITY_KEYS", "0")
+                .env("COREPACK_NPM_REGISTRY", self.registry.trim_end_matches('/'));
+        }
+        let out = command
             .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin))
             .env("HOME", home)
             .env("YARN_ENABLE_SCRIPTS", "false")
@@ -224,6 +266,12 @@ impl Env {
 }
 
 fn run_case(name: &str, tool: Tool) {
+    run_case_as(name, tool, None);
+}
+
+/// A case whose `package.json` pins `pin` in `packageManager`: updatebot and the oracle runs
+/// both use that release through corepack (updatebot with a fresh cache).
+fn run_case_as(name: &str, tool: Tool, pin: Option<&str>) {
     let Some(env) = env() else { return };
     let case = repo_root().join("fixtures/npm").join(name);
     let work = tempfile::tempdir().unwrap();
@@ -231,13 +279,17 @@ fn run_case(name: &str, tool: Tool) {
     let tree = work.path().join("repo");
     env.copy(&case.join("in"), &tree, &marker);
     let config = env.operator_config(work.path());
+    let cache = work.path().join("cache");
     let started = std::time::Instant::now();
-    let output = updatebot(&[
-        "update",
-        tree.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let output = updatebot_env(
+        &[
+            "update",
+            tree.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[("XDG_CACHE_HOME", &cache)],
+    );
     let elapsed = started.elapsed();
     assert_eq!(
         output.status.code(),
@@ -264,13 +316,28 @@ fn run_case(name: &str, tool: Tool) {
     }
     assert_same_tree(&case.join("out"), &actual);
 
+    if let Some((name, version)) = pin.and_then(|p| p.split_once('@')) {
+        // corepack fetched the release into the bot's cache (`$XDG_CACHE_HOME/updatebot`).
+        let fetched = cache.join("updatebot/corepack/v1").join(name).join(version);
+        assert!(fetched.is_dir(), "{} is not there", fetched.display());
+    }
     let home = env.oracle_home(work.path());
+    if pin.is_some_and(|p| p.starts_with("yarn@3.")) {
+        // yarn 3 refuses settings it does not know (the age gate came with yarn 4.10).
+        let rc = std::fs::read_to_string(home.join(".yarnrc.yml")).unwrap();
+        let rc: String = rc
+            .lines()
+            .filter(|l| !l.contains("npmMinimalAgeGate"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(home.join(".yarnrc.yml"), rc).unwrap();
+    }
     let lock = |dir: &Path| std::fs::read_to_string(dir.join(tool.lock())).unwrap();
     // The tool accepts the lock as it is.
     let check = work.path().join("check");
     env.copy(&case.join("out"), &check, &marker);
     for args in tool.accept() {
-        let (ok, log) = env.run(tool, &home, &check, args);
+        let (ok, log) = env.run_as(tool, pin, &home, &check, args);
         assert!(ok, "{tool:?} {args:?} refused the lock:\n{log}");
         assert_eq!(
             lock(&check),
@@ -292,7 +359,7 @@ fn run_case(name: &str, tool: Tool) {
         Some(text) => text.split_whitespace().collect(),
         None => tool.manual().to_vec(),
     };
-    let (ok, log) = env.run(tool, &home, &theirs, &args);
+    let (ok, log) = env.run_as(tool, pin, &home, &theirs, &args);
     assert!(ok, "{tool:?} {args:?} failed:\n{log}");
     assert_eq!(
         env.unfill(&lock(&tree), &marker),
@@ -355,6 +422,141 @@ fn pnpm_workspace_member() {
 #[test]
 fn pnpm_scoped_package_from_a_second_registry() {
     run_case("pnpm_scoped_package_from_a_second_registry", Tool::Pnpm);
+}
+
+/// `packageManager: pnpm@8.15.9` beside the env's pnpm 10: the lock stays pnpm 8's
+/// `lockfileVersion: '6.0'` (pnpm 10 rewrites it as 9.0, see
+/// `corepack_failures_say_which_release_is_needed`), is what pnpm 8 writes itself, and pnpm
+/// 8's frozen install accepts it.
+#[test]
+fn pnpm_pinned_release_through_corepack() {
+    run_case_as(
+        "pnpm_corepack_pinned_release",
+        Tool::Pnpm,
+        Some("pnpm@8.15.9"),
+    );
+    let out = repo_root().join("fixtures/npm/pnpm_corepack_pinned_release/out/pnpm-lock.yaml");
+    let lock = std::fs::read_to_string(out).unwrap();
+    assert!(lock.starts_with("lockfileVersion: '6.0'\n"), "{lock}");
+}
+
+/// `packageManager: yarn@3.8.7` beside the env's yarn 4: the lock stays yarn 3's format
+/// (`__metadata.version: 6`, `cacheKey: 8`; yarn 4 writes 8 and 10c0) and yarn 3 accepts it.
+#[test]
+fn yarn_berry_pinned_release_through_corepack() {
+    run_case_as(
+        "yarn_berry_corepack_pinned_release",
+        Tool::YarnBerry,
+        Some("yarn@3.8.7"),
+    );
+    let out = repo_root().join("fixtures/npm/yarn_berry_corepack_pinned_release/out/yarn.lock");
+    let lock = std::fs::read_to_string(out).unwrap();
+    assert!(
+        lock.contains("__metadata:\n  version: 6\n  cacheKey: 8\n"),
+        "{lock}"
+    );
+}
+
+/// What keeps a pinned release from running is named and nothing is written: a wrong
+/// `+sha512` hash (corepack refuses the download, even with the release already in the
+/// bot's cache from an unhashed pin), and a pinned release with no corepack configured,
+/// both "needs pnpm@8.15.9"; a `packageManager` naming another tool (`npm@…` on a pnpm
+/// lock) is reported and the configured pnpm does the update.
+#[test]
+fn corepack_failures_say_which_release_is_needed() {
+    let Some(env) = env() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let marker = work.path().join("lifecycle-script-ran");
+    let fixtures = repo_root().join("fixtures/npm");
+    let pinned = fixtures.join("pnpm_corepack_pinned_release/in");
+    let bad_hash = format!("pnpm@8.15.9+sha512.{}", "0".repeat(128));
+    // One bot cache for all: `good` puts pnpm 8.15.9 in it.
+    let cache = work.path().join("cache");
+    let cases = [
+        ("good", &pinned, None, true),
+        ("bad-hash", &pinned, Some(bad_hash.as_str()), true),
+        ("no-corepack", &pinned, None, false),
+        (
+            "other-tool",
+            &fixtures.join("pnpm_bump/in"),
+            Some("npm@11.21.2"),
+            true,
+        ),
+    ];
+    for (project, from, manager, with_corepack) in cases {
+        let tree = work.path().join(project).join("repo");
+        env.copy(from, &tree, &marker);
+        if let Some(manager) = manager {
+            let manifest = std::fs::read_to_string(tree.join("package.json")).unwrap();
+            let edited = manifest
+                .lines()
+                .map(|l| {
+                    if l.contains("\"packageManager\"") {
+                        format!("  \"packageManager\": \"{manager}\",\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect::<String>();
+            assert_ne!(manifest, edited);
+            std::fs::write(tree.join("package.json"), edited).unwrap();
+        }
+        let before = work.path().join(project).join("before");
+        copy_tree(&tree, &before);
+        let config = env.operator_config_with(&work.path().join(project), with_corepack);
+        let output = updatebot_env(
+            &[
+                "update",
+                tree.to_str().unwrap(),
+                "--config",
+                config.to_str().unwrap(),
+            ],
+            &[("XDG_CACHE_HOME", &cache)],
+        );
+        let all = format!("{}{}", stdout(&output), stderr(&output));
+        if project == "good" {
+            assert_eq!(output.status.code(), Some(0), "{all}");
+            assert!(cache.join("updatebot/corepack/v1/pnpm/8.15.9").is_dir());
+            continue;
+        }
+        if project == "other-tool" {
+            assert_eq!(output.status.code(), Some(0), "{all}");
+            assert!(
+                all.contains("`packageManager` names npm, not pnpm: not used for the lock"),
+                "{all}"
+            );
+            assert_eq!(
+                env.unfill(
+                    &std::fs::read_to_string(tree.join("pnpm-lock.yaml")).unwrap(),
+                    &marker
+                ),
+                std::fs::read_to_string(fixtures.join("pnpm_bump/out/pnpm-lock.yaml")).unwrap()
+            );
+            continue;
+        }
+        assert_eq!(output.status.code(), Some(1), "{project}: {all}");
+        assert!(all.contains("needs pnpm@8.15.9"), "{project}: {all}");
+        let why = if with_corepack {
+            "which corepack could not obtain: `"
+        } else {
+            "no corepack is set"
+        };
+        assert!(all.contains(why), "{project}: {all}");
+        if project == "bad-hash" {
+            assert!(
+                all.contains("Error: Mismatch hashes. Expected 0000"),
+                "{all}"
+            );
+        }
+        for file in files(&before) {
+            assert_eq!(
+                std::fs::read_to_string(before.join(&file)).unwrap(),
+                std::fs::read_to_string(tree.join(&file)).unwrap(),
+                "{project}/{file} changed"
+            );
+        }
+    }
+    assert!(!marker.exists());
 }
 
 #[test]

@@ -108,6 +108,7 @@ pub const LOCKFILE_KINDS: &[&str] = &[
     "yarn-berry",
     "pnpm-lock.yaml",
     "package-lock.json",
+    "corepack",
 ];
 /// `lockfiles.<kind>` in the operator config.
 pub const LOCKFILE_KEYS: &[&str] = &[
@@ -115,6 +116,7 @@ pub const LOCKFILE_KEYS: &[&str] = &[
     "tool",
     "timeout-seconds",
     "insecure-external-code-execution",
+    "integrity-keys",
 ];
 
 /// `gitlab` in the operator config.

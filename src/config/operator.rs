@@ -48,6 +48,32 @@ mod lockfile_tests {
         assert!(text.contains("`fast` is not one of"), "{text}");
         assert!(text.contains("`maybe` is not one of"), "{text}");
     }
+
+    #[test]
+    fn corepack_takes_integrity_keys_and_no_other_kind_does() {
+        let load = |text: &str| {
+            load_operator_config(text, &|_| None, &|_| {
+                Err(std::io::ErrorKind::NotFound.into())
+            })
+        };
+        let config =
+            load("lockfiles:\n  corepack: {tool: /opt/corepack, integrity-keys: \"0\"}\n").unwrap();
+        let corepack = &config.lockfiles["corepack"];
+        assert_eq!(
+            corepack.program.as_deref(),
+            Some(std::path::Path::new("/opt/corepack"))
+        );
+        assert_eq!(corepack.integrity_keys.as_deref(), Some("0"));
+        let text = load("lockfiles:\n  pnpm-lock.yaml: {integrity-keys: \"0\"}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains(
+                "lockfiles.pnpm-lock.yaml.integrity-keys: only `lockfiles.corepack` takes it"
+            ),
+            "{text}"
+        );
+    }
 }
 use super::yaml;
 
@@ -311,6 +337,16 @@ fn lockfiles(w: &mut Walker, f: Field<'_>) -> BTreeMap<String, updatebot_core::t
                     format!("{path}.insecure-external-code-execution: `{other}` is not one of `allow`, `deny`"),
                 ),
                 None => {}
+            }
+        }
+        if let Some(k) = fields.get("integrity-keys") {
+            if *kind != "corepack" {
+                w.problem(
+                    k.value.pos,
+                    format!("{path}.integrity-keys: only `lockfiles.corepack` takes it"),
+                );
+            } else if let Some(text) = w.string(k) {
+                settings.integrity_keys = Some(text);
             }
         }
         out.insert(kind.to_string(), settings);

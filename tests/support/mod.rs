@@ -146,3 +146,17 @@ pub fn run_npm(
         ),
     )
 }
+
+/// [`updatebot`] with extra environment variables.
+pub fn updatebot_env(args: &[&str], vars: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_updatebot"));
+    command
+        .args(args)
+        .env_remove("UPDATEBOT_LOG")
+        .env_remove("UPDATEBOT_OSV_URL")
+        .env("UPDATEBOT_OSV_DIR", no_advisories());
+    for (k, v) in vars {
+        command.env(k, v);
+    }
+    command.output().expect("the updatebot binary runs")
+}

@@ -64,6 +64,10 @@ pub struct ToolSettings {
     /// The operator allows the tool to build sdists / run the project's build backend
     /// (`insecure-external-code-execution: allow`). Off by default.
     pub allow_code_execution: bool,
+    /// `lockfiles.corepack.integrity-keys`: corepack's `COREPACK_INTEGRITY_KEYS` (`0`: no
+    /// signature check, for a registry that strips npm's signatures); `None`: corepack's
+    /// default.
+    pub integrity_keys: Option<String>,
 }
 
 impl Default for ToolSettings {
@@ -73,6 +77,7 @@ impl Default for ToolSettings {
             program: None,
             timeout: DEFAULT_TOOL_TIMEOUT,
             allow_code_execution: false,
+            integrity_keys: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! ([`tools`]); bun's need bun.
 
 pub mod collate;
+pub mod corepack;
 pub mod doc;
 pub mod flags;
 pub mod graph;

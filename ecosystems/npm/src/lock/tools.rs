@@ -21,6 +21,7 @@
 //!   6.0 lock, a newer yarn on an older berry lock) fails the update and says which tool the
 //!   lock needs.
 
+use super::corepack;
 use super::rc::{self, Registries};
 use super::{pnpm, yarn};
 use serde_json::Value;
@@ -294,6 +295,8 @@ struct Job<'a> {
     request: &'a LockRequest<'a>,
     program: PathBuf,
     version: String,
+    /// The version as reported (`8.15.9 (corepack, …)`).
+    label: String,
     timeout: Duration,
     /// Repo-relative path → text of everything written besides the lock (the updated
     /// manifest as edited).
@@ -345,7 +348,60 @@ impl<'a> Job<'a> {
             .program
             .clone()
             .unwrap_or_else(|| default_program(tool));
-        let version = tool_version(&program).await?;
+        let direct = tool_version(&program).await;
+        // The release the project's `packageManager` pins, when it names this tool.
+        let lock_dir = dir_of(request.lock_path).to_string();
+        let root_path = join(&lock_dir, "package.json");
+        let root_text = if request.manifest_path == root_path {
+            Some(request.manifest_after.to_string())
+        } else {
+            request.lookup.read_file(&root_path)
+        };
+        let mut label_note = String::new();
+        let pin = match root_text.as_deref().and_then(corepack::pin_of) {
+            Some(p) if p.tool == tool.program_name() => Some(p),
+            Some(p) => {
+                tracing::warn!(
+                    lockfile = request.lock_path,
+                    package_manager = p.spec,
+                    "`packageManager` names {}, not {}: not used for the lock",
+                    p.tool,
+                    tool.program_name()
+                );
+                label_note = format!(
+                    "; `packageManager` names {} (`{}`), not {}: not used",
+                    p.tool,
+                    p.spec,
+                    tool.program_name()
+                );
+                None
+            }
+            None => None,
+        };
+        let via_corepack = match (&pin, &direct) {
+            (Some(p), Ok(v)) if *v == p.version => None,
+            (Some(p), _) => Some(p.clone()),
+            (None, _) => None,
+        };
+        let corepack_settings = request.lookup.tool_settings("corepack");
+        let (program, version) = match &via_corepack {
+            Some(p) => {
+                let Some(cp) = corepack_settings.program.clone() else {
+                    let here = match &direct {
+                        Ok(v) => {
+                            format!("`{}` is {} `{v}`", program.display(), tool.program_name())
+                        }
+                        Err(e) => e.to_string(),
+                    };
+                    return Err(ToolFailure::Unavailable(format!(
+                        "needs {} (package.json's `packageManager`): {here}, and no corepack is set (`lockfiles.corepack.tool`) to fetch that release",
+                        p.short()
+                    )));
+                };
+                (cp, p.version.clone())
+            }
+            None => (program, direct?),
+        };
         let shown = program.display().to_string();
         match (tool, major(&version)) {
             (Tool::YarnClassic, Some(1)) | (Tool::YarnBerry, Some(2..)) => {}
@@ -364,7 +420,6 @@ impl<'a> Job<'a> {
             _ => {}
         }
         let lock_path = request.lock_path;
-        let lock_dir = dir_of(lock_path).to_string();
         let format = format_of(tool, request.lock_content)
             .map_err(|e| ToolFailure::Failed(format!("{lock_path} cannot be read: {e}")))?;
         let member = relative(dir_of(request.manifest_path), &lock_dir)
@@ -477,7 +532,23 @@ impl<'a> Job<'a> {
             ("NO_COLOR".into(), "1".into()),
             ("FORCE_COLOR".into(), "0".into()),
         ];
-        let args: Vec<String> = match tool {
+        let mut secrets = registries.secrets();
+        let mut label = format!("{version}{label_note}");
+        if let Some(pin) = &via_corepack {
+            let (cp_env, cp_secrets) = corepack::env(&corepack_settings, &registries.default, pin);
+            corepack::obtain(&program, pin, &cp_env, &cp_secrets, settings.timeout)
+                .await
+                .map_err(|e| {
+                    ToolFailure::Unavailable(format!(
+                        "needs {} (package.json's `packageManager`), which corepack could not obtain: {e}",
+                        pin.short()
+                    ))
+                })?;
+            env.extend(cp_env);
+            secrets.extend(cp_secrets);
+            label = format!("{version} (corepack, `packageManager: {}`)", pin.spec);
+        }
+        let mut args: Vec<String> = match tool {
             Tool::YarnClassic => {
                 home_files.insert(".npmrc".into(), registries.npmrc());
                 env.push(("YARN_IGNORE_PATH".into(), "1".into()));
@@ -545,16 +616,20 @@ impl<'a> Job<'a> {
                 ]
             }
         };
+        if let Some(pin) = &via_corepack {
+            args.insert(0, pin.spec.clone());
+        }
         Ok(Job {
             tool,
             request,
             program,
             version,
+            label,
             timeout: settings.timeout,
             files,
             home_files,
             env,
-            secrets: registries.secrets(),
+            secrets,
             args,
             member,
             format,
@@ -908,7 +983,7 @@ pub async fn update(
                 content,
                 ..LockOutput::default()
             },
-            job.version.clone(),
+            job.label.clone(),
         ))
     };
     let lock_only = request.updates.iter().any(|u| u.new_value.is_none());
