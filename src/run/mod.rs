@@ -10,6 +10,7 @@ pub mod meta;
 mod persist;
 pub mod plan;
 mod reconcile;
+pub(crate) use reconcile::report as change_report;
 pub mod sanitize;
 mod upkeep;
 

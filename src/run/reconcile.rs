@@ -78,7 +78,8 @@ fn meta_updates(change: &PlannedChange) -> Vec<MetaUpdate> {
         .collect()
 }
 
-fn report(
+/// The report line of `change` after `action` on its merge request `mr`.
+pub(crate) fn report(
     change: &PlannedChange,
     action: Action,
     mr: Option<&MergeRequest>,

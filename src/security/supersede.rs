@@ -19,7 +19,7 @@ use crate::forge::{MergeRequest, MergeRequestState};
 use crate::plugins::Plugins;
 use crate::run::meta::{scope_of, Meta};
 use crate::run::plan::{self, LeftOut, PlannedChange};
-use crate::run::{Action, ChangeReport, UpdateReport};
+use crate::run::{Action, ChangeReport};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use updatebot_advisory::osv::Vuln;
@@ -82,26 +82,7 @@ struct Open<'a> {
 }
 
 fn report(change: &PlannedChange, mr: Option<&MergeRequest>, reason: String) -> ChangeReport {
-    ChangeReport {
-        title: change.title.clone(),
-        branch: change.branch.clone(),
-        ecosystem: Some(change.ecosystem.as_str().to_string()),
-        scope: Some(scope_of(&change.key).to_string()),
-        updates: change
-            .updates
-            .iter()
-            .map(|u| UpdateReport {
-                name: u.name.clone(),
-                from: u.from.clone(),
-                to: u.to.clone(),
-                update_type: Some(u.update_type.as_str().to_string()),
-            })
-            .collect(),
-        action: Action::Skipped,
-        merge_request: mr.map(|m| m.iid),
-        url: mr.map(|m| m.web_url.clone()),
-        reason: Some(reason),
-    }
+    crate::run::change_report(change, Action::Skipped, mr, Some(reason))
 }
 
 /// Arbitrate between the security changes and the version changes (planned, or open from
