@@ -225,9 +225,12 @@ fn same_registry(a: &str, b: &str) -> bool {
 type Key = (Ecosystem, Vec<String>, String, Detail);
 
 /// What a lookup for deciding updates under `rules` needs: the registries' brief documents
-/// (npm's abbreviated packuments), unless a cooldown needs publish dates.
-fn decision_detail(rules: &policy::Rules) -> Detail {
-    if rules.cooldown.is_some() {
+/// (npm's abbreviated packuments), unless a cooldown needs publish dates or the updates are
+/// applied (`applying`): applying a proposal needs the full document (lock entries record
+/// `license`, merge requests link the repository), and in a fleet nearly every package is
+/// proposed somewhere, so asking for it at once keeps one request per package.
+fn decision_detail(rules: &policy::Rules, applying: bool) -> Detail {
+    if applying || rules.cooldown.is_some() {
         Detail::Full
     } else {
         Detail::Brief
@@ -349,6 +352,8 @@ pub struct Checker<'a> {
     pub now: DateTime<Utc>,
     /// Lookups in flight at once.
     pub concurrency: usize,
+    /// The proposals will be applied (`update`, `run`): lookups ask for full documents.
+    pub applying: bool,
 }
 
 impl Checker<'_> {
@@ -375,7 +380,7 @@ impl Checker<'_> {
                         manifest.ecosystem,
                         registry_urls(plugin, dep, manifest, self.settings),
                         plugin.lookup_name(dep),
-                        decision_detail(&rules),
+                        decision_detail(&rules, self.applying),
                     ));
                 }
             }
@@ -518,7 +523,7 @@ impl Checker<'_> {
                     manifest.ecosystem,
                     registry_urls(plugin, dep, &manifest, self.settings),
                     plugin.lookup_name(dep),
-                    decision_detail(&rules),
+                    decision_detail(&rules, self.applying),
                 );
                 match (answers.get(&key), plugin.scheme(dep.versioning)) {
                     (Some(Ok(list)), Some(scheme)) => {

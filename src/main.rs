@@ -458,6 +458,7 @@ fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool
         settings: &settings,
         now: chrono::Utc::now(),
         concurrency: 16,
+        applying: update.is_some(),
     };
     let progress = Progress::new();
     let mut results: Vec<ManifestResult> =
@@ -562,6 +563,7 @@ fn audit(path: &Path, format: Format, config: Option<&Path>, osv: &OsvArgs) -> R
         settings: &settings,
         now: chrono::Utc::now(),
         concurrency: 16,
+        applying: false,
     };
     let mut found = runtime
         .block_on(security::audit(

@@ -299,16 +299,18 @@ fn requests(report: &Value) -> u64 {
         .sum()
 }
 
-/// Lookups ask for abbreviated packuments; the package proposed gets its full one too (npm
-/// writes lock entries from full documents: `license`), and nothing is asked twice.
+/// A run applies what it proposes, and applying needs full documents (npm writes lock
+/// entries from them: `license`), so it asks for each package's full document at once: one
+/// request per package, never an abbreviated one and then the full one. `check`, which
+/// applies nothing, asks for abbreviated documents (see the next tests).
 #[test]
-fn npm_lookups_are_abbreviated_and_the_proposed_package_is_fetched_in_full() {
+fn npm_a_run_asks_for_each_full_document_once() {
     let Some(npm) = npm_env() else { return };
     let (report, _work) = run_local(&npm, "");
     assert_eq!(report["packages_looked_up"], 2, "{report}");
-    // left-pad (abbreviated; its deprecation is there), ms (abbreviated, then full).
-    assert_eq!(requests(&report), 3, "{report}");
-    // left-pad 1.3.0 is deprecated (read from the abbreviated document): no merge request.
+    // left-pad and ms, one request each.
+    assert_eq!(requests(&report), 2, "{report}");
+    // left-pad 1.3.0 is deprecated: no merge request.
     let changes = report["projects"][0]["changes"].as_array().unwrap();
     assert_eq!(changes.len(), 1, "{report}");
     assert_eq!(changes[0]["updates"][0]["name"], "ms", "{report}");

@@ -641,6 +641,7 @@ impl Fleet<'_> {
                 settings: &settings,
                 now: self.now,
                 concurrency: 16,
+                applying: true,
             };
             let (results, tree) = self.check_at(&checker, project, &base, &settings).await?;
             let mut scope_problems: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -152,6 +152,7 @@ impl Pass<'_> {
             settings: self.settings,
             now: fleet.now,
             concurrency: 16,
+            applying: true,
         };
         let mut planned = Planned {
             problems: refused,
