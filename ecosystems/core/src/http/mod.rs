@@ -160,7 +160,11 @@ impl Default for HttpOptions {
 /// per-host slots, circuits and rate-limit pauses, and the counters.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: reqwest::Client,
+    /// For `http://` URLs: built without TLS roots, so a run against plain-HTTP registries
+    /// (loopback mirrors) never reads the system's CA store.
+    plain: reqwest::Client,
+    /// For `https://` URLs: built on the first one (reading the CA store then), shared.
+    tls: Arc<std::sync::OnceLock<Result<reqwest::Client, String>>>,
     credentials: Arc<Vec<Credential>>,
     options: HttpOptions,
     hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
@@ -197,22 +201,29 @@ fn authority(url: &Url) -> String {
     }
 }
 
+/// What both reqwest clients share: timeouts, no redirects of their own, the idle pool.
+fn client_builder(options: &HttpOptions) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(options.timeout)
+        .connect_timeout(options.connect_timeout)
+        // Redirects are followed by `exchange`, which decides per hop what credential goes
+        // along; reqwest's own policy would forward custom headers (PRIVATE-TOKEN).
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(options.per_host)
+}
+
 impl HttpClient {
     pub fn new(options: HttpOptions, credentials: Vec<Credential>) -> Result<Self, HttpError> {
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
-            // Redirects are followed by `exchange`, which decides per hop what credential
-            // goes along; reqwest's own policy would forward custom headers (PRIVATE-TOKEN).
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(options.per_host)
+        let plain = client_builder(&options)
+            .tls_certs_only(std::iter::empty())
             .build()
             .map_err(|e| HttpError::Transport {
                 url: String::new(),
                 detail: e.to_string(),
             })?;
         Ok(HttpClient {
-            client,
+            plain,
+            tls: Arc::new(std::sync::OnceLock::new()),
             credentials: Arc::new(credentials),
             options,
             hosts: Arc::new(Mutex::new(HashMap::new())),
@@ -220,6 +231,25 @@ impl HttpClient {
             rng: Arc::new(Mutex::new(fastrand::Rng::new())),
             disk: None,
         })
+    }
+
+    /// The reqwest client for `url`: the plain one for `http://`, else the TLS one (built on
+    /// first use).
+    pub(crate) fn client_for(&self, url: &Url) -> Result<&reqwest::Client, HttpError> {
+        if url.scheme() == "http" {
+            return Ok(&self.plain);
+        }
+        self.tls
+            .get_or_init(|| {
+                client_builder(&self.options)
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|detail| HttpError::Transport {
+                url: redact(url),
+                detail: detail.clone(),
+            })
     }
 
     /// The same client keeping registry answers in `dir` across runs: each is stored with

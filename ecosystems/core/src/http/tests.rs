@@ -1071,3 +1071,26 @@ async fn another_credential_never_revalidates_an_answer_given_to_the_first() {
         assert!(!path.to_string_lossy().contains("token"));
     }
 }
+
+/// Plain-HTTP registries never make the client read the system's CA store: the TLS client is
+/// built on the first `https://` URL only, once, and shared by the clones.
+#[tokio::test]
+async fn the_tls_client_is_built_on_the_first_https_url_only() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/x"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let client = HttpClient::new(fast(), Vec::new()).unwrap();
+    let resp = client.get(&url(&server.uri(), "/x"), "*/*").await.unwrap();
+    assert_eq!(resp.status, 200);
+    assert!(
+        client.tls.get().is_none(),
+        "an http request built the TLS client"
+    );
+    let clone = client.clone();
+    let https = Url::parse("https://registry.example.invalid/pkg").unwrap();
+    assert!(clone.client_for(&https).is_ok());
+    assert!(client.tls.get().is_some(), "clones share the TLS client");
+}

@@ -91,12 +91,13 @@ impl HttpClient {
         request: &Request<'_>,
         url: &Url,
     ) -> Result<reqwest::Response, HttpError> {
+        let client = self.client_for(url)?;
         let mut builder = match request.method {
-            Method::Get => self.client.get(url.clone()),
-            Method::Head => self.client.head(url.clone()),
-            Method::Post => self.client.post(url.clone()),
-            Method::Put => self.client.put(url.clone()),
-            Method::Delete => self.client.delete(url.clone()),
+            Method::Get => client.get(url.clone()),
+            Method::Head => client.head(url.clone()),
+            Method::Post => client.post(url.clone()),
+            Method::Put => client.put(url.clone()),
+            Method::Delete => client.delete(url.clone()),
         };
         let mut headers = request.headers.clone();
         headers.insert(
