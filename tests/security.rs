@@ -937,16 +937,7 @@ async fn fleet_budgets_go_to_security_updates_first_across_projects() {
     let mut operator = w.operator_with("bot:\n  budgets:\n    opened-per-run: 2\n");
     operator.fleet.concurrency = 1;
     let report = w.run(&operator, Window::Always).await;
-    let titles = |p| {
-        let mut t: Vec<String> = w
-            .gitlab
-            .merge_requests(p)
-            .into_iter()
-            .map(|m| m.title)
-            .collect();
-        t.sort();
-        t
-    };
+    let titles = |p| open_titles(&w, p);
     assert_eq!(
         titles(security),
         [
