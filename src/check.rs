@@ -417,60 +417,6 @@ impl Checker<'_> {
             .collect()
     }
 
-    /// Before proposed updates are applied: their abbreviated release lists replaced with
-    /// full ones (lock entries record licenses, merge requests link the repository and show
-    /// publish dates), one request per package through the run's cache. Only what is
-    /// proposed is fetched in full; a check that applies nothing needs none of it. A package
-    /// that cannot be fetched in full keeps its brief list; whoever needs the rest asks again
-    /// and reports the failure.
-    pub async fn complete_proposals(&self, results: &mut [ManifestResult]) {
-        let mut wanted: BTreeSet<Key> = BTreeSet::new();
-        let key_of = |result: &ManifestResult, dep: &DependencyResult| -> Option<Key> {
-            let plugin = self.plugins.get(result.manifest.ecosystem)?;
-            let brief = dep.releases.as_ref().is_some_and(|l| l.abbreviated);
-            (brief && matches!(dep.outcome, Outcome::Update(_))).then(|| {
-                (
-                    result.manifest.ecosystem,
-                    registry_urls(plugin, &dep.dependency, &result.manifest, self.settings),
-                    plugin.lookup_name(&dep.dependency),
-                    Detail::Full,
-                )
-            })
-        };
-        for result in results.iter() {
-            for dep in &result.dependencies {
-                wanted.extend(key_of(result, dep));
-            }
-        }
-        if wanted.is_empty() {
-            return;
-        }
-        let full: BTreeMap<Key, Arc<ReleaseList>> = futures::stream::iter(wanted)
-            .map(|key| async move {
-                let plugin = self.plugins.get(key.0)?;
-                let list = lookup(plugin, &key.1, &key.2, &self.http, &self.cache, key.3)
-                    .await
-                    .ok()?;
-                Some((key, list))
-            })
-            .buffer_unordered(self.concurrency.max(1))
-            .filter_map(|answer| async move { answer })
-            .collect()
-            .await;
-        for result in results.iter_mut() {
-            let keys: Vec<Option<Key>> = result
-                .dependencies
-                .iter()
-                .map(|dep| key_of(result, dep))
-                .collect();
-            for (dep, key) in result.dependencies.iter_mut().zip(keys) {
-                if let Some(list) = key.and_then(|k| full.get(&k)) {
-                    dep.releases = Some(list.clone());
-                }
-            }
-        }
-    }
-
     fn decide_manifest(
         &self,
         manifest: Manifest,

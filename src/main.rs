@@ -461,7 +461,7 @@ fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool
         applying: update.is_some(),
     };
     let progress = Progress::new();
-    let mut results: Vec<ManifestResult> =
+    let results: Vec<ManifestResult> =
         runtime.block_on(checker.check(manifests, &files, &|done, total, package| {
             progress.tick(done, total, package)
         }));
@@ -469,7 +469,6 @@ fn check(path: &Path, format: Format, config: Option<&Path>, update: Option<bool
     let applied = match update {
         None => None,
         Some(dry_run) => {
-            runtime.block_on(checker.complete_proposals(&mut results));
             let read = |p: &str| scan::read_repo_file(path, p).map_err(|e| e.to_string());
             let applied = runtime.block_on(apply::apply(&checker, &results, &read));
             if dry_run {

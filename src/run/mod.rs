@@ -798,8 +798,7 @@ impl Fleet<'_> {
             .map_err(forge_problem)?;
         let manifests = self.scan_at(project, base, settings, &tree).await?;
         // Links too: a symlinked lockfile blocks its manifest's update (never read).
-        let mut results = checker.check(manifests, &tree.all(), &|_, _, _| {}).await;
-        checker.complete_proposals(&mut results).await;
+        let results = checker.check(manifests, &tree.all(), &|_, _, _| {}).await;
         Ok((results, tree))
     }
 
